@@ -1,0 +1,1 @@
+"""The scheduler: governor (planning), claims (SQL), dispatch (HTTP), worker (the loop)."""
