@@ -195,3 +195,22 @@ SCHEDULER_LEASE_SECONDS = env_int("SCHEDULER_LEASE_SECONDS", 20, minimum=5)
 SCHEDULER_HEARTBEAT_SECONDS = env_float("SCHEDULER_HEARTBEAT_SECONDS", 5, minimum=0.5)
 # A worker whose heartbeat is older than this is considered dead by /api/health and smoke.
 SCHEDULER_LIVENESS_SECONDS = env_int("SCHEDULER_LIVENESS_SECONDS", 60, minimum=5)
+
+# --- Monitoring ---------------------------------------------------------------------------------
+
+# The longest sleep GET /api/synthetic/slow?ms=N accepts, so nobody can hold a web worker for long.
+SYNTHETIC_SLOW_MAX_MS = env_int("SYNTHETIC_SLOW_MAX_MS", 10_000, minimum=0)
+# The failure rate seed_synthetic asks of the flaky target; synthetic_health judges it against it.
+SYNTHETIC_FLAKY_FAILURE_RATE = env_float("SYNTHETIC_FLAKY_FAILURE_RATE", 0.2, minimum=0)
+if SYNTHETIC_FLAKY_FAILURE_RATE >= 1:
+    raise ImproperlyConfigured(
+        f"SYNTHETIC_FLAKY_FAILURE_RATE={SYNTHETIC_FLAKY_FAILURE_RATE} must be below 1"
+    )
+# A synthetic endpoint whose lateness p95 exceeds this turns the verdict amber (still healthy).
+SYNTHETIC_LATENESS_WARN_SECONDS = env_float("SYNTHETIC_LATENESS_WARN_SECONDS", 10, minimum=0)
+# Slack-compatible webhook synthetic_health posts to on failure and on recovery (empty: none).
+ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL", "")
+# When set, GET /metrics requires "Authorization: Bearer <token>".
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# /metrics reports runs started within this window (cheap on a large runs table: an index range).
+METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 300, minimum=10)
