@@ -6,6 +6,7 @@ message naming the variable (cronicorn.env).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "jobs",
     "synthetic",
     "monitoring",
@@ -177,6 +179,20 @@ LOGGING = {
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The key comes first: its authenticate_header makes an anonymous request a 401, not a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "jobs.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["jobs.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "jobs.api.pagination.PagePagination",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -184,7 +200,36 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Schedule HTTP calls, watch their runs, and steer the schedule.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's assets come from drf-spectacular-sidecar: the docs work without a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "jobs.models.Run.Status",
+        "JobStatusEnum": "jobs.models.Job.Status",
+    },
 }
+
+# --- API ----------------------------------------------------------------------------------------
+
+# Per-user caps: one account cannot fill the scheduler on its own.
+API_MAX_JOBS_PER_USER = env_int("API_MAX_JOBS_PER_USER", 500, minimum=1)
+API_MAX_ENDPOINTS_PER_USER = env_int("API_MAX_ENDPOINTS_PER_USER", 2000, minimum=1)
+# The request an endpoint sends: its body, and its headers (names and values together).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024, minimum=0)
+API_MAX_HEADER_BYTES = env_int("API_MAX_HEADER_BYTES", 8 * 1024, minimum=0)
+# How long a schedule hint may live.
+API_HINT_MIN_TTL_SECONDS = env_int("API_HINT_MIN_TTL_SECONDS", 10, minimum=1)
+API_HINT_MAX_TTL_SECONDS = env_int("API_HINT_MAX_TTL_SECONDS", 7 * 24 * 3600, minimum=1)
+# Requests per API key (or per session user); DRF's rate syntax: N/second|minute|hour|day.
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")
+if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_THROTTLE_RATE):
+    raise ImproperlyConfigured(
+        f"API_THROTTLE_RATE={API_THROTTLE_RATE!r} must look like 600/minute"
+    )
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500, minimum=1)
 
 # --- Scheduler ----------------------------------------------------------------------------------
 
@@ -195,6 +240,13 @@ SCHEDULER_LEASE_SECONDS = env_int("SCHEDULER_LEASE_SECONDS", 20, minimum=5)
 SCHEDULER_HEARTBEAT_SECONDS = env_float("SCHEDULER_HEARTBEAT_SECONDS", 5, minimum=0.5)
 # A worker whose heartbeat is older than this is considered dead by /api/health and smoke.
 SCHEDULER_LIVENESS_SECONDS = env_int("SCHEDULER_LIVENESS_SECONDS", 60, minimum=5)
+# A due slot later than this was missed by downtime: it runs once, spread over the window below.
+SCHEDULER_MISFIRE_GRACE_SECONDS = env_int("SCHEDULER_MISFIRE_GRACE_SECONDS", 60, minimum=1)
+SCHEDULER_MISFIRE_SPREAD_SECONDS = env_int("SCHEDULER_MISFIRE_SPREAD_SECONDS", 60, minimum=0)
+# Failure backoff doubles the wait up to max_interval_seconds, or this when an endpoint has none.
+SCHEDULER_BACKOFF_CAP_SECONDS = env_int("SCHEDULER_BACKOFF_CAP_SECONDS", 3600, minimum=1)
+# The longest time to live of an adaptive hint.
+HINT_MAX_TTL_SECONDS = env_int("HINT_MAX_TTL_SECONDS", 7 * 24 * 3600, minimum=60)
 
 # --- Monitoring ---------------------------------------------------------------------------------
 

@@ -7,8 +7,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone as django_timezone
 from rest_framework_api_key.models import AbstractAPIKey
 
+from jobs.scheduling.governor import Policy, ScheduleState, first_run
 from jobs.validators import (
     http_url,
     validate_cron_expression,
@@ -207,11 +209,15 @@ class Endpoint(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def save(self, *args, **kwargs) -> None:
+        if self._state.adding and self.next_run_at is None:
+            plan = first_run(ScheduleState.of(self), django_timezone.now(), Policy.from_settings())
+            self.next_run_at, self.next_run_source = plan.next_run_at, plan.source
+        super().save(*args, **kwargs)
+
     @property
     def is_paused(self) -> bool:
-        from django.utils import timezone
-
-        return self.paused_until is not None and self.paused_until > timezone.now()
+        return self.paused_until is not None and self.paused_until > django_timezone.now()
 
 
 class Run(models.Model):

@@ -83,3 +83,20 @@ def fire_times(expression: str, zone: ZoneInfo, after: datetime) -> Iterator[dat
 
 def next_fire_time(expression: str, zone: ZoneInfo, after: datetime) -> datetime | None:
     return next(fire_times(expression, zone, after), None)
+
+
+def previous_fire_time(expression: str, zone: ZoneInfo, at: datetime) -> datetime | None:
+    """The latest UTC instant not after `at` (aware) at which the cron fires."""
+    # Start a little after `at` on the wall clock (see fire_times) and walk back past it.
+    local_start = at.astimezone(zone).replace(tzinfo=None) + timedelta(hours=2)
+    iterator = croniter(
+        expression, local_start, max_years_between_matches=NEVER_FIRES_HORIZON_YEARS * 2
+    )
+    while True:
+        try:
+            wall = iterator.get_prev(datetime)
+        except CroniterBadDateError:
+            return None
+        instant = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+        if instant <= at:
+            return instant
