@@ -192,6 +192,12 @@ class Endpoint(models.Model):
     def __str__(self) -> str:
         return f"{self.job.name} / {self.name}" if self.job_id else self.name
 
+    def save(self, *args, **kwargs) -> None:
+        if self._state.adding and self.next_run_at is None:
+            plan = first_run(ScheduleState.of(self), django_timezone.now(), Policy.from_settings())
+            self.next_run_at, self.next_run_source = plan.next_run_at, plan.source
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
         has_interval = self.interval_seconds is not None
@@ -208,12 +214,6 @@ class Endpoint(models.Model):
             errors["min_interval_seconds"] = "The minimum interval must not exceed the maximum."
         if errors:
             raise ValidationError(errors)
-
-    def save(self, *args, **kwargs) -> None:
-        if self._state.adding and self.next_run_at is None:
-            plan = first_run(ScheduleState.of(self), django_timezone.now(), Policy.from_settings())
-            self.next_run_at, self.next_run_source = plan.next_run_at, plan.source
-        super().save(*args, **kwargs)
 
     @property
     def is_paused(self) -> bool:
