@@ -118,6 +118,9 @@ def seed_synthetic_jobs(site_url: str | None = None) -> SeedSummary:
             "headers": target.headers,
             "timeout_seconds": target.timeout_seconds,
             "interval_seconds": target.interval_seconds,
+            # No failure backoff: a probe keeps its cadence through the failures it is there to
+            # see (and the flaky target's intended failures never slow it down).
+            "max_interval_seconds": target.interval_seconds,
             "cron": "",
         }
         endpoint = job.endpoints.filter(name=target.name).first()

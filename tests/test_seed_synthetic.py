@@ -52,6 +52,7 @@ def test_it_creates_one_synthetic_job_per_target_owned_by_a_system_user():
     assert json.loads(echo.body)
     assert echo.headers == {"Content-Type": "application/json"}
     assert all(30 <= e.interval_seconds <= 60 for e in endpoints.values())
+    assert all(e.max_interval_seconds == e.interval_seconds for e in endpoints.values())
 
 
 def test_seeding_twice_changes_nothing_and_duplicates_nothing():

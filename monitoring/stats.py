@@ -1,0 +1,377 @@
+"""Report queries over runs, computed in the database: per-endpoint window figures, the synthetic
+report with its green/amber/red verdict, and the aggregates behind /metrics.
+
+The single place for these figures: `synthetic_health`, the API's endpoint stats, the admin
+dashboard and /metrics all call this module, so they always agree. Percentiles are nearest-rank
+(the smallest value with at least p% of the runs at or below it), picked with window functions so
+that SQLite and PostgreSQL give the same answer. Hourly rollups (long windows after pruning) slot
+in behind `endpoint_window_stats` without changing its signature.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from itertools import islice
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from jobs.models import Endpoint, Job, Run
+from jobs.scheduling.cron import fire_times, get_zone
+
+# A probe may miss one slot (a restart, a slow claim) before it counts as stale: the last run
+# must be no older than STALE_FACTOR expected gaps plus STALE_GRACE.
+STALE_FACTOR = 2
+STALE_GRACE = timedelta(seconds=30)
+# How far an observed rate may stray from the asked one by chance: Z binomial standard
+# deviations. At 4, a healthy deployment fails a check by bad luck about once in 30,000.
+CHANCE_Z = 4.0
+
+
+@dataclass(frozen=True)
+class EndpointStats:
+    """One endpoint's runs started in [since, until). Durations and lateness in milliseconds."""
+
+    endpoint_id: int
+    runs: int = 0
+    successes: int = 0
+    failures: int = 0  # answered with an unexpected status
+    timeouts: int = 0
+    errors: int = 0
+    p50_duration_ms: int | None = None
+    p95_duration_ms: int | None = None
+    max_duration_ms: int | None = None
+    p95_lateness_ms: int | None = None  # started_at - scheduled_for
+    last_run_at: datetime | None = None
+    last_status: str | None = None
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successes over runs, 0..1; None without runs."""
+        return self.successes / self.runs if self.runs else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["success_rate"] = self.success_rate
+        data["last_run_at"] = self.last_run_at.isoformat() if self.last_run_at else None
+        return data
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _lateness_ms_sql(alias: str) -> str:
+    """started_at - scheduled_for in whole milliseconds, for the engine in use."""
+    started, scheduled = f"{alias}.{_q('started_at')}", f"{alias}.{_q('scheduled_for')}"
+    if connection.vendor == "postgresql":
+        return f"ROUND(EXTRACT(EPOCH FROM ({started} - {scheduled})) * 1000)::bigint"
+    # SQLite stores datetimes as ISO text; julianday() reads them to the millisecond.
+    return f"CAST(ROUND((julianday({started}) - julianday({scheduled})) * 86400000.0) AS INTEGER)"
+
+
+def _db_datetime(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _to_datetime(value: Any) -> datetime | None:
+    """A datetime read by raw SQL: aware on PostgreSQL, ISO text in UTC on SQLite."""
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = parse_datetime(value)
+    return parsed.replace(tzinfo=UTC) if parsed and parsed.tzinfo is None else parsed
+
+
+def _rank(percent: int) -> str:
+    # Nearest rank ceil(p * n / 100) in integer arithmetic, the same on both engines.
+    return f"({percent} * n + 99) / 100"
+
+
+def endpoint_window_stats(
+    endpoint_ids: Iterable[int],
+    since: datetime,
+    until: datetime,
+    *,
+    include_synthetic: bool = False,
+) -> dict[int, EndpointStats]:
+    """Figures for each endpoint over runs started in [since, until); every id gets an entry.
+
+    Synthetic runs are left out unless `include_synthetic` (user-facing figures never show them).
+    One query; it reads the runs through the (endpoint, started_at) index.
+    """
+    ids = sorted({int(i) for i in endpoint_ids})
+    result = {endpoint_id: EndpointStats(endpoint_id) for endpoint_id in ids}
+    if not ids:
+        return result
+    lateness = _lateness_ms_sql("r")
+    synthetic_filter = "" if include_synthetic else f"AND r.{_q('is_synthetic')} = %s"
+    sql = f"""
+        WITH w AS (
+            SELECT r.{_q("endpoint_id")} AS endpoint_id, r.{_q("status")} AS status,
+                   r.{_q("duration_ms")} AS duration_ms, r.{_q("started_at")} AS started_at,
+                   {lateness} AS lateness_ms,
+                   COUNT(*) OVER (PARTITION BY r.{_q("endpoint_id")}) AS n,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY r.{_q("endpoint_id")} ORDER BY r.{_q("duration_ms")}
+                   ) AS duration_rank,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY r.{_q("endpoint_id")} ORDER BY {lateness}
+                   ) AS lateness_rank,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY r.{_q("endpoint_id")}
+                       ORDER BY r.{_q("started_at")} DESC, r.{_q("id")} DESC
+                   ) AS recency
+            FROM {_q(Run._meta.db_table)} r
+            WHERE r.{_q("endpoint_id")} IN ({", ".join(["%s"] * len(ids))})
+              AND r.{_q("started_at")} >= %s AND r.{_q("started_at")} < %s
+              {synthetic_filter}
+        )
+        SELECT endpoint_id, MAX(n),
+               SUM(CASE WHEN status = %s THEN 1 ELSE 0 END),
+               SUM(CASE WHEN status = %s THEN 1 ELSE 0 END),
+               SUM(CASE WHEN status = %s THEN 1 ELSE 0 END),
+               SUM(CASE WHEN status = %s THEN 1 ELSE 0 END),
+               MAX(CASE WHEN duration_rank = {_rank(50)} THEN duration_ms END),
+               MAX(CASE WHEN duration_rank = {_rank(95)} THEN duration_ms END),
+               MAX(duration_ms),
+               MAX(CASE WHEN lateness_rank = {_rank(95)} THEN lateness_ms END),
+               MAX(CASE WHEN recency = 1 THEN started_at END),
+               MAX(CASE WHEN recency = 1 THEN status END)
+        FROM w
+        GROUP BY endpoint_id
+    """
+    params: list[Any] = [*ids, _db_datetime(since), _db_datetime(until)]
+    if not include_synthetic:
+        params.append(False)
+    params += [Run.Status.SUCCESS, Run.Status.FAILURE, Run.Status.TIMEOUT, Run.Status.ERROR]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            endpoint_id, runs, ok, failed, timed_out, errored, p50, p95, top, late95 = row[:10]
+            result[endpoint_id] = EndpointStats(
+                endpoint_id=endpoint_id,
+                runs=int(runs),
+                successes=int(ok),
+                failures=int(failed),
+                timeouts=int(timed_out),
+                errors=int(errored),
+                p50_duration_ms=p50,
+                p95_duration_ms=p95,
+                max_duration_ms=top,
+                p95_lateness_ms=None if late95 is None else int(late95),
+                last_run_at=_to_datetime(row[10]),
+                last_status=row[11],
+            )
+    return result
+
+
+# --- The synthetic report -----------------------------------------------------------------------
+
+
+class Verdict(StrEnum):
+    GREEN = "green"  # every synthetic probe passes
+    AMBER = "amber"  # they pass, but something is slow (lateness above the warning level)
+    RED = "red"  # a probe fails, is stale, or there is no data
+
+
+@dataclass(frozen=True)
+class EndpointCheck:
+    """One synthetic endpoint judged over the window."""
+
+    job_id: int
+    job_name: str
+    endpoint_id: int
+    endpoint_name: str
+    expected_interval_seconds: int
+    target_failure_rate: float  # what the endpoint asks of its target (flaky), else 0
+    required_success_rate: float  # the bar after intended failures and chance, 0..1
+    stats: EndpointStats
+    verdict: Verdict
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k != "stats"}
+        data["verdict"] = self.verdict.value
+        data["reasons"] = list(self.reasons)
+        return {**data, **self.stats.to_dict()}
+
+
+@dataclass(frozen=True)
+class Report:
+    window: timedelta
+    since: datetime
+    until: datetime
+    min_success: float  # 0..1
+    checks: list[EndpointCheck] = field(default_factory=list)
+
+    @property
+    def has_data(self) -> bool:
+        return any(check.stats.runs for check in self.checks)
+
+    @property
+    def verdict(self) -> Verdict:
+        return overall_verdict(self.checks)
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per reason a check is not green, or why there is nothing to judge."""
+        if not self.checks:
+            return ["no active synthetic endpoints: run manage.py seed_synthetic"]
+        if not self.has_data:
+            return [
+                f"no synthetic runs in the last {format_duration(self.window)}: is the scheduler running?"
+            ]
+        return [
+            f"{check.job_name}/{check.endpoint_name}: {reason}"
+            for check in self.checks
+            for reason in check.reasons
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "window_seconds": int(self.window.total_seconds()),
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "min_success_rate": self.min_success,
+            "verdict": self.verdict.value,
+            "has_data": self.has_data,
+            "problems": self.problems,
+            "endpoints": [check.to_dict() for check in self.checks],
+        }
+
+
+def overall_verdict(checks: Sequence[EndpointCheck]) -> Verdict:
+    """The worst verdict of the checks; red when there is nothing to judge."""
+    if not checks or not any(check.stats.runs for check in checks):
+        return Verdict.RED
+    verdicts = {check.verdict for check in checks}
+    for verdict in (Verdict.RED, Verdict.AMBER):
+        if verdict in verdicts:
+            return verdict
+    return Verdict.GREEN
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def target_failure_rate(endpoint: Endpoint) -> float:
+    """The failure rate an endpoint asks of its target (?failure_rate=F in its URL), else 0."""
+    values = parse_qs(urlsplit(endpoint.url).query).get("failure_rate", [])
+    try:
+        rate = float(values[-1]) if values else 0.0
+    except ValueError:
+        return 0.0
+    return rate if 0 <= rate < 1 else 0.0
+
+
+def expected_gap(endpoint: Endpoint, now: datetime) -> timedelta:
+    """The longest wait the schedule may take between two runs right now, failure backoff included
+    (the rule of jobs/scheduling/governor.py)."""
+    if endpoint.interval_seconds:
+        base = endpoint.interval_seconds
+    else:
+        first, second = islice(fire_times(endpoint.cron, get_zone(endpoint.timezone), now), 2)
+        base = int((second - first).total_seconds())
+    if endpoint.failure_count:
+        cap = endpoint.max_interval_seconds or settings.SCHEDULER_BACKOFF_CAP_SECONDS
+        base = min(base * 2 ** (endpoint.failure_count - 1), max(cap, base))
+    return timedelta(seconds=base)
+
+
+def judge(
+    endpoint: Endpoint, stats: EndpointStats, min_success: float, now: datetime
+) -> EndpointCheck:
+    """Apply the synthetic_health rules to one endpoint's figures."""
+    gap = expected_gap(endpoint, now)
+    rate = target_failure_rate(endpoint)
+    reasons: list[str] = []
+    verdict = Verdict.GREEN
+    required = (1 - rate) * min_success
+    if stats.runs == 0:
+        reasons.append("no runs in the window")
+        verdict = Verdict.RED
+    else:
+        # Intended failures are expected at `rate`; allow what chance alone explains.
+        allowance = CHANCE_Z * math.sqrt(rate * (1 - rate) / stats.runs)
+        required = max(0.0, required - allowance)
+        success_rate = stats.success_rate or 0.0
+        if success_rate < required:
+            asked = f" ({min_success:.0%} of the {1 - rate:.0%} asked of it)" if rate else ""
+            reasons.append(
+                f"success {success_rate:.1%} over {stats.runs} runs is below the required "
+                f"{required:.1%}{asked}"
+            )
+        recorded = stats.failures / stats.runs
+        if rate and recorded < rate - allowance:
+            reasons.append(
+                f"only {recorded:.1%} failures recorded where {rate:.0%} were asked for: "
+                "failures are not being tracked"
+            )
+        age = now - stats.last_run_at if stats.last_run_at else None
+        stale_after = STALE_FACTOR * gap + STALE_GRACE
+        if age is not None and age > stale_after:
+            reasons.append(
+                f"last run {format_duration(timedelta(seconds=int(age.total_seconds())))} ago, "
+                f"expected every {format_duration(gap)}"
+            )
+        if reasons:
+            verdict = Verdict.RED
+        else:
+            warn_ms = settings.SYNTHETIC_LATENESS_WARN_SECONDS * 1000
+            if stats.p95_lateness_ms is not None and stats.p95_lateness_ms > warn_ms:
+                reasons.append(
+                    f"lateness p95 {stats.p95_lateness_ms / 1000:.1f}s is above "
+                    f"{settings.SYNTHETIC_LATENESS_WARN_SECONDS:g}s"
+                )
+                verdict = Verdict.AMBER
+    return EndpointCheck(
+        job_id=endpoint.job_id,
+        job_name=endpoint.job.name,
+        endpoint_id=endpoint.id,
+        endpoint_name=endpoint.name,
+        expected_interval_seconds=int(gap.total_seconds()),
+        target_failure_rate=rate,
+        required_success_rate=required,
+        stats=stats,
+        verdict=verdict,
+        reasons=tuple(reasons),
+    )
+
+
+def synthetic_endpoints(now: datetime) -> list[Endpoint]:
+    """The synthetic endpoints that are expected to run: active job, not paused."""
+    return list(
+        Endpoint.objects.filter(job__is_synthetic=True, job__status=Job.Status.ACTIVE)
+        .exclude(paused_until__gt=now)
+        .select_related("job")
+        .order_by("job__name", "name", "id")
+    )
+
+
+def synthetic_report(
+    window: timedelta, now: datetime | None = None, min_success: float = 0.9
+) -> Report:
+    """Every active synthetic endpoint judged over runs started in [now - window, now).
+
+    `min_success` is a fraction (0.9 for 90%). The verdict is the one synthetic_health exits by
+    and the admin dashboard shows.
+    """
+    now = now or timezone.now()
+    since = now - window
+    endpoints = synthetic_endpoints(now)
+    stats = endpoint_window_stats([e.id for e in endpoints], since, now, include_synthetic=True)
+    checks = [judge(endpoint, stats[endpoint.id], min_success, now) for endpoint in endpoints]
+    return Report(window=window, since=since, until=now, min_success=min_success, checks=checks)
