@@ -193,6 +193,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -205,6 +206,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "jobs.api.schema.forbid_unknown_request_fields",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "jobs.models.Run.Status",
         "JobStatusEnum": "jobs.models.Job.Status",
@@ -219,9 +224,6 @@ API_MAX_ENDPOINTS_PER_USER = env_int("API_MAX_ENDPOINTS_PER_USER", 2000, minimum
 # The request an endpoint sends: its body, and its headers (names and values together).
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024, minimum=0)
 API_MAX_HEADER_BYTES = env_int("API_MAX_HEADER_BYTES", 8 * 1024, minimum=0)
-# How long a schedule hint may live.
-API_HINT_MIN_TTL_SECONDS = env_int("API_HINT_MIN_TTL_SECONDS", 10, minimum=1)
-API_HINT_MAX_TTL_SECONDS = env_int("API_HINT_MAX_TTL_SECONDS", 7 * 24 * 3600, minimum=1)
 # Requests per API key (or per session user); DRF's rate syntax: N/second|minute|hour|day.
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")
 if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_THROTTLE_RATE):
