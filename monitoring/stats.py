@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -375,3 +375,71 @@ def synthetic_report(
     stats = endpoint_window_stats([e.id for e in endpoints], since, now, include_synthetic=True)
     checks = [judge(endpoint, stats[endpoint.id], min_success, now) for endpoint in endpoints]
     return Report(window=window, since=since, until=now, min_success=min_success, checks=checks)
+
+
+# --- Aggregates for /metrics --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """Runs of one status and synthetic flag in a window, with cumulative histogram counts
+    (bucket i counts the runs at or below bound i)."""
+
+    status: str
+    is_synthetic: bool
+    count: int
+    duration_sum_ms: int
+    duration_buckets: tuple[int, ...]
+    lateness_sum_ms: int
+    lateness_buckets: tuple[int, ...]
+
+
+def run_window_groups(
+    since: datetime,
+    until: datetime,
+    duration_bounds_ms: Sequence[int],
+    lateness_bounds_ms: Sequence[int],
+) -> list[RunGroup]:
+    """Runs started in [since, until) by status and synthetic flag, in one query over the
+    started_at index range (never a scan of the whole table)."""
+    lateness = _lateness_ms_sql("r")
+    duration = f"r.{_q('duration_ms')}"
+    buckets = [f"SUM(CASE WHEN {duration} <= %s THEN 1 ELSE 0 END)" for _ in duration_bounds_ms]
+    buckets += [f"SUM(CASE WHEN {lateness} <= %s THEN 1 ELSE 0 END)" for _ in lateness_bounds_ms]
+    sql = f"""
+        SELECT r.{_q("status")}, r.{_q("is_synthetic")}, COUNT(*), SUM({duration}), SUM({lateness}),
+               {", ".join(buckets)}
+        FROM {_q(Run._meta.db_table)} r
+        WHERE r.{_q("started_at")} >= %s AND r.{_q("started_at")} < %s
+        GROUP BY r.{_q("status")}, r.{_q("is_synthetic")}
+    """
+    params = [*duration_bounds_ms, *lateness_bounds_ms, _db_datetime(since), _db_datetime(until)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    split = 5 + len(duration_bounds_ms)
+    return [
+        RunGroup(
+            status=row[0],
+            is_synthetic=bool(row[1]),
+            count=int(row[2]),
+            duration_sum_ms=int(row[3] or 0),
+            lateness_sum_ms=int(row[4] or 0),
+            duration_buckets=tuple(int(v or 0) for v in row[5:split]),
+            lateness_buckets=tuple(int(v or 0) for v in row[split:]),
+        )
+        for row in rows
+    ]
+
+
+def due_backlog(now: datetime) -> tuple[int, datetime | None]:
+    """How many endpoints are due and unclaimed, and the oldest due time among them."""
+    due = (
+        Endpoint.objects.filter(
+            next_run_at__lte=now, lease_owner__isnull=True, job__status=Job.Status.ACTIVE
+        )
+        .exclude(paused_until__gt=now)
+        .order_by()
+    )
+    figures = due.aggregate(count=models.Count("id"), oldest=models.Min("next_run_at"))
+    return figures["count"], figures["oldest"]

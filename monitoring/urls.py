@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+"""GET /metrics (mounted at the site root; /api/health is in cronicorn/urls.py)."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from django.urls import path
+
+from monitoring import views
+
+urlpatterns = [
+    path("metrics", views.metrics, name="metrics"),
+]
