@@ -1,0 +1,395 @@
+"""All the scheduler's SQL: claim, lease, heartbeat, complete, defer and sweep.
+
+Time is always the database's clock. Every write after the claim is fenced by the lease owner, so
+a worker that lost its lease (it stalled, its lease expired, another worker took the endpoint)
+can never overwrite newer state; the UNIQUE (endpoint, scheduled_for) constraint on runs is the
+last guard of exactly-once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils.dateparse import parse_datetime
+
+from jobs.models import Endpoint, SchedulerWorker
+from jobs.scheduling.clock import database_now
+from jobs.scheduling.dispatch import Outcome
+from jobs.scheduling.governor import Policy, ScheduleState, plan_next_run
+
+logger = logging.getLogger("cronicorn.scheduler")
+
+# An endpoint whose handling raised is tried again this much later, so it cannot crash-loop.
+POISON_DELAY_SECONDS = 60
+
+# What the worker needs to call a claimed endpoint.
+CLAIM_FIELDS = (
+    "id",
+    "url",
+    "method",
+    "headers",
+    "body",
+    "timeout_seconds",
+    "max_response_bytes",
+    "expected_status_codes",
+    "cron",
+    "next_run_at",
+    "next_run_source",
+    "run_requested_at",
+    "slot_attempt",
+    "job__signing_secret",
+    "job__is_synthetic",
+)
+# What completion needs to plan the next run, read fresh under the row lock.
+PLAN_FIELDS = ("id", "next_run_source", "next_run_at", *ScheduleState.__dataclass_fields__)
+
+RUN_COLUMNS = (
+    "endpoint_id",
+    "scheduled_for",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "status",
+    "status_code",
+    "error",
+    "response_excerpt",
+    "attempt",
+    "source",
+    "worker_id",
+    "is_synthetic",
+)
+MAX_ATTEMPT = 32767  # Run.attempt is a small integer
+INSERT_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One claimed call: which endpoint, for which slot, why, and which attempt."""
+
+    endpoint_id: int
+    scheduled_for: datetime
+    source: str
+    attempt: int
+    manual: bool
+    is_synthetic: bool
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One finished call, waiting to be recorded."""
+
+    slot: Slot
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class Deferral:
+    """Move a leased endpoint's next run and give the lease back, without a run."""
+
+    endpoint_id: int
+    next_run_at: datetime
+    source: str
+    # A manual request is dropped only if it is still this one (a newer click survives).
+    clear_request: datetime | None = None
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _now() -> str:
+    # statement_timestamp(), not now(): inside a transaction now() stands still. It is stable
+    # (unlike clock_timestamp()), so the planner can use it as an index bound.
+    return "statement_timestamp()" if _postgres() else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+
+def _now_plus(seconds: float) -> tuple[str, list[Any]]:
+    if _postgres():
+        return "statement_timestamp() + %s * interval '1 second'", [seconds]
+    return "strftime('%Y-%m-%d %H:%M:%f', 'now', %s)", [f"+{seconds} seconds"]
+
+
+def _db_datetime(value: datetime | None) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _as_datetime(value: Any) -> datetime:
+    """A timestamp read by raw SQL: aware on PostgreSQL, text on SQLite."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# --- Workers -----------------------------------------------------------------------------------
+
+
+def register_worker(name: str, hostname: str, pid: int) -> int:
+    now = database_now()
+    worker = SchedulerWorker.objects.create(
+        name=name, hostname=hostname, pid=pid, started_at=now, heartbeat_at=now
+    )
+    return worker.pk
+
+
+def stop_worker(worker_id: int) -> None:
+    SchedulerWorker.objects.filter(pk=worker_id).update(stopped_at=database_now())
+
+
+def heartbeat(worker_id: int, lease_seconds: float) -> int:
+    """Refresh the worker row and extend every lease it holds; returns the leases held."""
+    lease_until, params = _now_plus(lease_seconds)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE jobs_schedulerworker SET heartbeat_at = {_now()} WHERE id = %s", [worker_id]
+        )
+        # Uses endpoint_leased_idx.
+        cursor.execute(
+            f"UPDATE jobs_endpoint SET lease_until = {lease_until} WHERE lease_owner_id = %s",
+            [*params, worker_id],
+        )
+        return cursor.rowcount
+
+
+def sweep() -> int:
+    """Free the leases that were not renewed in time: their worker died or lost the database.
+    slot_attempt stays, so the slot is sent again as the next attempt."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE jobs_endpoint SET lease_owner_id = NULL, lease_until = NULL "
+            f"WHERE lease_owner_id IS NOT NULL AND lease_until < {_now()}"
+        )
+        return cursor.rowcount
+
+
+def release_unstarted(worker_id: int) -> int:
+    """At shutdown: give back every lease still held; none of them was sent, so the attempt
+    counter goes back too."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE jobs_endpoint SET lease_owner_id = NULL, lease_until = NULL, "
+            "slot_attempt = CASE WHEN slot_attempt > 0 THEN slot_attempt - 1 ELSE 0 END "
+            "WHERE lease_owner_id = %s",
+            [worker_id],
+        )
+        return cursor.rowcount
+
+
+# --- Claim -------------------------------------------------------------------------------------
+
+
+def _claim_sql(limit: int, worker_id: int, lease_seconds: float) -> tuple[str, list[Any]]:
+    lease_until, lease_params = _now_plus(lease_seconds)
+    active = "EXISTS (SELECT 1 FROM jobs_job j WHERE j.id = e.job_id AND j.status = 'active')"
+    if _postgres():
+        # Each branch walks its partial index (endpoint_run_requested_idx, endpoint_due_idx) in
+        # due order and stops at LIMIT; SKIP LOCKED leaves rows another worker is claiming.
+        sql = f"""
+            WITH manual AS (
+                SELECT e.id FROM jobs_endpoint e
+                WHERE e.lease_owner_id IS NULL AND e.run_requested_at <= statement_timestamp() AND {active}
+                ORDER BY e.run_requested_at LIMIT %s FOR UPDATE OF e SKIP LOCKED
+            ), scheduled AS (
+                SELECT e.id FROM jobs_endpoint e
+                WHERE e.lease_owner_id IS NULL AND e.next_run_at <= statement_timestamp() AND {active}
+                ORDER BY e.next_run_at LIMIT %s FOR UPDATE OF e SKIP LOCKED
+            ), picked AS (
+                SELECT id FROM manual UNION SELECT id FROM scheduled LIMIT %s
+            )
+            UPDATE jobs_endpoint e
+            SET lease_owner_id = %s, lease_until = {lease_until}, slot_attempt = e.slot_attempt + 1
+            FROM picked WHERE e.id = picked.id
+            RETURNING e.id, statement_timestamp()
+        """
+        return sql, [limit, limit, limit, worker_id, *lease_params]
+    # SQLite: one statement in one write transaction; there is a single writer at a time.
+    now = _now()
+    sql = f"""
+        UPDATE jobs_endpoint
+        SET lease_owner_id = %s, lease_until = {lease_until}, slot_attempt = slot_attempt + 1
+        WHERE id IN (
+            SELECT e.id FROM jobs_endpoint e
+            WHERE e.lease_owner_id IS NULL AND {active}
+              AND (e.run_requested_at <= {now} OR e.next_run_at <= {now})
+            ORDER BY COALESCE(e.run_requested_at, e.next_run_at) LIMIT %s
+        )
+        RETURNING id, {now}
+    """
+    return sql, [worker_id, *lease_params, limit]
+
+
+def claim(worker_id: int, limit: int, lease_seconds: float) -> tuple[datetime, list[dict]]:
+    """Lease up to `limit` due endpoints; returns the database time and their CLAIM_FIELDS."""
+    if limit <= 0:
+        return database_now(), []
+    sql, params = _claim_sql(limit, worker_id, lease_seconds)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchall()
+    if not returned:
+        return database_now(), []
+    now = _as_datetime(returned[0][1])
+    ids = [row[0] for row in returned]
+    rows = list(Endpoint.objects.filter(id__in=ids).values(*CLAIM_FIELDS))
+    return now, rows
+
+
+def seconds_until_next_due() -> float | None:
+    """How long until the earliest unleased endpoint is due (may be negative); None if none."""
+    earliest = (
+        Endpoint.objects.filter(
+            lease_owner__isnull=True, next_run_at__isnull=False, job__status="active"
+        )
+        .order_by("next_run_at")
+        .values_list("next_run_at", flat=True)
+        .first()
+    )
+    if earliest is None:
+        return None
+    return (earliest - database_now()).total_seconds()
+
+
+# --- Completion --------------------------------------------------------------------------------
+
+
+def defer(worker_id: int, deferrals: Sequence[Deferral]) -> None:
+    """Misfires and poison endpoints: a new next_run_at, the lease given back, no run."""
+    if not deferrals:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE jobs_endpoint SET next_run_at = %s, next_run_source = %s, slot_attempt = 0, "
+            "run_requested_at = CASE WHEN run_requested_at = %s THEN NULL "
+            "ELSE run_requested_at END, lease_owner_id = NULL, lease_until = NULL "
+            "WHERE id = %s AND lease_owner_id = %s",
+            [
+                (
+                    _db_datetime(item.next_run_at),
+                    item.source,
+                    _db_datetime(item.clear_request),
+                    item.endpoint_id,
+                    worker_id,
+                )
+                for item in deferrals
+            ],
+        )
+
+
+def complete(worker_id: int, completions: Sequence[Completion], policy: Policy) -> int:
+    """Record runs and replan their endpoints in one transaction; returns the endpoints replanned.
+
+    A run is always inserted (the request went out), but an endpoint is replanned only while
+    this worker still holds its lease.
+    """
+    if not completions:
+        return 0
+    with transaction.atomic():
+        _insert_runs(worker_id, completions)
+        now = database_now()
+        rows = {
+            row["id"]: row
+            for row in Endpoint.objects.select_for_update()
+            .filter(id__in=[c.slot.endpoint_id for c in completions], lease_owner_id=worker_id)
+            .order_by("id")
+            .values(*PLAN_FIELDS)
+        }
+        updates = []
+        for completion in completions:
+            row = rows.get(completion.slot.endpoint_id)
+            if row is None:
+                # Another worker got there first: our lease expired and the slot was re-claimed.
+                logger.warning(
+                    "endpoint %s: lease lost before completion, run recorded, schedule left alone",
+                    completion.slot.endpoint_id,
+                )
+                continue
+            updates.append(_replan(row, completion, now, policy))
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE jobs_endpoint SET next_run_at = %s, next_run_source = %s, "
+                "failure_count = %s, last_run_at = %s, "
+                "run_requested_at = CASE WHEN run_requested_at = %s THEN NULL "
+                "ELSE run_requested_at END, "
+                "slot_attempt = 0, lease_owner_id = NULL, lease_until = NULL "
+                "WHERE id = %s AND lease_owner_id = %s",
+                [(*update, worker_id) for update in updates],
+            )
+    return len(updates)
+
+
+def _replan(row: dict, completion: Completion, now: datetime, policy: Policy) -> tuple:
+    """The endpoint's new state after `completion`, as UPDATE parameters."""
+    slot = completion.slot
+    next_run_at, source = row["next_run_at"], row["next_run_source"]
+    failures = row["failure_count"]
+    clear_request = None
+    if slot.manual:
+        # A manual run leaves the schedule and the failure streak as they were.
+        clear_request = slot.scheduled_for
+    else:
+        failures = 0 if completion.outcome.status == "success" else failures + 1
+        try:
+            plan = plan_next_run(
+                ScheduleState.of({**row, "failure_count": failures}),
+                slot.scheduled_for,
+                now,
+                policy,
+            )
+            next_run_at, source = plan.next_run_at, plan.source
+        except Exception:
+            logger.exception(
+                "endpoint %s: planning failed, retrying in %ss",
+                slot.endpoint_id,
+                POISON_DELAY_SECONDS,
+            )
+            next_run_at = now + timedelta(seconds=POISON_DELAY_SECONDS)
+    return (
+        _db_datetime(next_run_at),
+        source,
+        failures,
+        _db_datetime(completion.outcome.started_at),
+        _db_datetime(clear_request),
+        slot.endpoint_id,
+    )
+
+
+def _insert_runs(worker_id: int, completions: Sequence[Completion]) -> None:
+    rows = [
+        (
+            slot.endpoint_id,
+            _db_datetime(slot.scheduled_for),
+            _db_datetime(outcome.started_at),
+            _db_datetime(outcome.finished_at),
+            outcome.duration_ms,
+            outcome.status,
+            outcome.status_code,
+            outcome.error,
+            outcome.response_excerpt,
+            min(slot.attempt, MAX_ATTEMPT),
+            slot.source,
+            worker_id,
+            slot.is_synthetic,
+        )
+        for slot, outcome in ((c.slot, c.outcome) for c in completions)
+    ]
+    columns = ", ".join(RUN_COLUMNS)
+    placeholder = "(" + ", ".join(["%s"] * len(RUN_COLUMNS)) + ")"
+    conflict = "ON CONFLICT (endpoint_id, scheduled_for) DO NOTHING"
+    with connection.cursor() as cursor:
+        if _postgres():
+            # Multi-row INSERTs: one round trip per chunk (PostgreSQL takes 65,535 parameters).
+            for start in range(0, len(rows), INSERT_CHUNK):
+                chunk = rows[start : start + INSERT_CHUNK]
+                cursor.execute(
+                    f"INSERT INTO jobs_run ({columns}) VALUES "
+                    f"{', '.join([placeholder] * len(chunk))} {conflict}",
+                    [value for row in chunk for value in row],
+                )
+        else:
+            cursor.executemany(
+                f"INSERT INTO jobs_run ({columns}) VALUES {placeholder} {conflict}", rows
+            )
