@@ -66,5 +66,9 @@ def flaky(request: HttpRequest) -> JsonResponse:
         except ValueError:
             return _bad_request(f"seed={raw_seed!r} must be a whole number.")
     if draw < rate:
-        return JsonResponse({"status": "failed on purpose", "failure_rate": rate}, status=500)
+        failed = JsonResponse({"status": "failed on purpose", "failure_rate": rate}, status=500)
+        # An intended failure is not a server error: keep it out of django.request's ERROR log
+        # (Django skips responses it marks as already logged).
+        failed._has_been_logged = True  # type: ignore[attr-defined]
+        return failed
     return JsonResponse({"status": "ok", "failure_rate": rate})

@@ -50,11 +50,13 @@ def test_slow_refuses_bad_or_excessive_durations(client, ms, message, settings):
     assert message in response.json()["error"]
 
 
-def test_flaky_never_fails_at_rate_zero_and_always_fails_at_rate_one(client):
+def test_flaky_never_fails_at_rate_zero_and_always_fails_at_rate_one(client, caplog):
     assert client.get("/api/synthetic/flaky", {"failure_rate": "0"}).status_code == 200
     failed = client.get("/api/synthetic/flaky", {"failure_rate": "1"})
     assert failed.status_code == 500
     assert failed.json() == {"status": "failed on purpose", "failure_rate": 1.0}
+    # Intended failures do not flood the error log.
+    assert not [r for r in caplog.records if r.name == "django.request"]
 
 
 def test_flaky_with_a_seed_is_deterministic_and_fails_at_about_the_rate(client):
