@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,7 +246,7 @@ def claim_timings(samples: int) -> dict | None:
     """Time the claim statement alone (p50/p95 ms), each claim released at once."""
     if samples <= 0:
         return None
-    from bench_claims import time_claims  # noqa: PLC0415  (imports the scheduler's claim API)
+    from bench_claims import time_claims
 
     return time_claims(samples)
 
@@ -255,8 +255,9 @@ def main() -> None:
     args = parse_args()
     database_url = recreate_database(args)
     setup_django(database_url)
-    from jobs.scheduling.clock import database_now
     from rawloop import raw_requests_per_second
+
+    from jobs.scheduling.clock import database_now
 
     with tempfile.TemporaryDirectory() as workdir:
         target, port, stats_file = start_target(Path(workdir))
