@@ -34,9 +34,10 @@ def test_it_creates_an_endpoint_in_one_of_my_jobs(alice_api, alice_job):
 def test_it_lists_and_filters_endpoints(alice, alice_api, alice_endpoint):
     probe = Job.objects.create(owner=alice, name="probe", is_synthetic=True)
     Endpoint.objects.create(job=probe, name="health", url="https://e.com/h", interval_seconds=30)
-    names = lambda query: [
-        e["name"] for e in alice_api.get(f"/api/endpoints/?{query}").json()["results"]
-    ]  # noqa: E731
+
+    def names(query):
+        return [e["name"] for e in alice_api.get(f"/api/endpoints/?{query}").json()["results"]]
+
     assert names("") == ["invoices", "health"]
     assert names(f"job={probe.pk}") == ["health"]
     assert names("is_synthetic=false") == ["invoices"]

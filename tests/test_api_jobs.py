@@ -66,9 +66,10 @@ def test_it_filters_jobs_by_is_synthetic_and_status(alice, alice_api):
     Job.objects.create(owner=alice, name="probe", is_synthetic=True)
     Job.objects.create(owner=alice, name="real")
     Job.objects.create(owner=alice, name="old", status=Job.Status.PAUSED)
-    names = lambda query: [
-        j["name"] for j in alice_api.get(f"/api/jobs/?{query}").json()["results"]
-    ]  # noqa: E731
+
+    def names(query):
+        return [j["name"] for j in alice_api.get(f"/api/jobs/?{query}").json()["results"]]
+
     assert names("is_synthetic=true") == ["probe"]
     assert names("is_synthetic=false") == ["old", "real"]
     assert names("status=paused") == ["old"]
