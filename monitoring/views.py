@@ -29,7 +29,10 @@ def _authorized(request: HttpRequest) -> bool:
         return True
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    # Bytes: compare_digest refuses non-ASCII str, and a header may carry anything.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
 
 
 @never_cache

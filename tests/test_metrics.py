@@ -110,6 +110,7 @@ def test_a_token_protects_the_metrics(client, settings):
     assert refused.status_code == 401
     assert refused["WWW-Authenticate"].startswith("Bearer")
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3crét").status_code == 401
     assert scrape(client, HTTP_AUTHORIZATION="Bearer s3cret")["cronicorn_up"] == 1
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import DatabaseError
 from freezegun import freeze_time
 
 from jobs.models import Endpoint, Job, Run
@@ -221,3 +222,13 @@ def test_bad_input_prints_one_line_and_no_traceback():
         "CommandError: --window 'soon' is not a duration: use a positive whole number and a "
         "unit, like 90s, 30m, 1h or 7d"
     ]
+
+
+def test_an_unreachable_database_is_exit_2_with_a_message(monkeypatch):
+    def broken(*args, **kwargs):
+        raise DatabaseError("could not connect to server")
+
+    monkeypatch.setattr("monitoring.management.commands.synthetic_health.synthetic_report", broken)
+    with pytest.raises(CommandError, match="database unavailable: could not connect") as exc:
+        call_command("synthetic_health")
+    assert exc.value.returncode == 2

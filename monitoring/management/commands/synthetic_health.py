@@ -7,6 +7,7 @@ import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from django.utils import timezone
 
 from monitoring.alerts import AlertError, notify_on_change
@@ -57,7 +58,10 @@ class Command(BaseCommand):
             raise CommandError(f"--alert-webhook {webhook!r} must be an http(s) URL", returncode=2)
 
         now = timezone.now()
-        report = synthetic_report(window, now, min_success)
+        try:
+            report = synthetic_report(window, now, min_success)
+        except DatabaseError as exc:
+            raise CommandError(f"database unavailable: {exc}".strip(), returncode=2) from None
         code = exit_code(report)
         if options["json"]:
             self.stdout.write(json.dumps({**report.to_dict(), "exit_code": code}, indent=2))
@@ -68,7 +72,7 @@ class Command(BaseCommand):
                 sent = notify_on_change(
                     "synthetic_health", code != EXIT_HEALTHY, report.problems, webhook, now
                 )
-            except AlertError as exc:
+            except (AlertError, DatabaseError) as exc:
                 self.stderr.write(str(exc))
             else:
                 if sent:
