@@ -232,3 +232,26 @@ def test_an_unreachable_database_is_exit_2_with_a_message(monkeypatch):
     with pytest.raises(CommandError, match="database unavailable: could not connect") as exc:
         call_command("synthetic_health")
     assert exc.value.returncode == 2
+
+
+@freeze_time(NOW)
+def test_a_cron_probe_is_expected_at_its_cron_gap_and_backoff_stretches_the_gap(alice, settings):
+    settings.SCHEDULER_BACKOFF_CAP_SECONDS = 3600
+    job = Job.objects.create(owner=alice, name="probe", is_synthetic=True)
+    cron = Endpoint.objects.create(
+        job=job, name="cron", url="https://example.com/c", cron="*/5 * * * *"
+    )
+    backoff = Endpoint.objects.create(
+        job=job, name="backoff", url="https://example.com/b", interval_seconds=30
+    )
+    Endpoint.objects.filter(pk=backoff.pk).update(failure_count=3)  # waits 30 s x 2**2
+    record_run(cron, NOW - timedelta(minutes=10))
+    record_run(backoff, NOW - timedelta(minutes=4))
+    checks = {c.endpoint_name: c for c in synthetic_report(HOUR, NOW, 0.9).checks}
+    assert checks["cron"].expected_interval_seconds == 300
+    assert checks["cron"].verdict == Verdict.GREEN  # 10 min < 2 x 5 min + 30 s
+    assert checks["backoff"].expected_interval_seconds == 120
+    assert checks["backoff"].verdict == Verdict.GREEN  # 4 min < 2 x 2 min + 30 s
+    Run.objects.filter(endpoint=cron).update(started_at=NOW - timedelta(minutes=11))
+    checks = {c.endpoint_name: c for c in synthetic_report(HOUR, NOW, 0.9).checks}
+    assert checks["cron"].reasons == ("last run 11m ago, expected every 5m",)
