@@ -194,19 +194,23 @@ def test_a_slot_is_recorded_once_whoever_completes_it(alice_job, worker, other_w
     assert Run.objects.get(endpoint=endpoint).worker_id == worker
 
 
-def test_heartbeat_extends_the_workers_leases(alice_job, worker, other_worker):
+def test_heartbeat_extends_the_leases_the_worker_knows_of(alice_job, worker, other_worker):
     mine = make_endpoint(alice_job, "mine")
+    unknown = make_endpoint(alice_job, "unknown")  # claimed, but the answer was lost
     claimed_ids(worker)
     theirs = make_endpoint(alice_job, "theirs")
     claimed_ids(other_worker)
     Endpoint.objects.update(lease_until=database_now() + timedelta(seconds=1))
 
-    assert claims.heartbeat(worker, lease_seconds=30) == 1
+    assert claims.heartbeat(worker, [mine.pk, theirs.pk], lease_seconds=30) == 1
 
-    mine.refresh_from_db()
-    theirs.refresh_from_db()
-    assert (mine.lease_until - database_now()).total_seconds() > 25
-    assert (theirs.lease_until - database_now()).total_seconds() < 2
+    def lease_left(endpoint: Endpoint) -> float:
+        endpoint.refresh_from_db()
+        return (endpoint.lease_until - database_now()).total_seconds()
+
+    assert lease_left(mine) > 25
+    assert lease_left(unknown) < 2
+    assert lease_left(theirs) < 2
     beat = SchedulerWorker.objects.get(pk=worker).heartbeat_at
     assert abs((beat - database_now()).total_seconds()) < 5
 

@@ -9,12 +9,13 @@ last guard of exactly-once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
 from jobs.models import Endpoint, SchedulerWorker
@@ -140,19 +141,26 @@ def stop_worker(worker_id: int) -> None:
     SchedulerWorker.objects.filter(pk=worker_id).update(stopped_at=database_now())
 
 
-def heartbeat(worker_id: int, lease_seconds: float) -> int:
-    """Refresh the worker row and extend every lease it holds; returns the leases held."""
+def heartbeat(worker_id: int, endpoint_ids: Collection[int], lease_seconds: float) -> int:
+    """Refresh the worker row and extend the leases of the runs it has in flight; returns how
+    many it still holds.
+
+    Only the leases the worker knows of: a claim whose answer was lost with the connection
+    leased rows the worker never saw, and those must expire rather than be kept alive forever.
+    """
     lease_until, params = _now_plus(lease_seconds)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE jobs_schedulerworker SET heartbeat_at = {_now()} WHERE id = %s", [worker_id]
-        )
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE jobs_schedulerworker SET heartbeat_at = {_now()} WHERE id = %s",
+                [worker_id],
+            )
+        if not endpoint_ids:
+            return 0
         # Uses endpoint_leased_idx.
-        cursor.execute(
-            f"UPDATE jobs_endpoint SET lease_until = {lease_until} WHERE lease_owner_id = %s",
-            [*params, worker_id],
+        return Endpoint.objects.filter(lease_owner_id=worker_id, id__in=endpoint_ids).update(
+            lease_until=RawSQL(lease_until, params)
         )
-        return cursor.rowcount
 
 
 def sweep() -> int:

@@ -108,6 +108,11 @@ def idempotency_key(endpoint_id: int, scheduled_for: datetime) -> str:
     return hashlib.sha256(f"{endpoint_id}:{slot}".encode()).hexdigest()[:32]
 
 
+def slot_header(scheduled_for: datetime) -> str:
+    """X-Cronicorn-Scheduled-For: the slot in ISO 8601 UTC, like 2026-12-03T12:00:00Z."""
+    return scheduled_for.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def signature(secret: str, timestamp: int, body: str) -> str:
     """X-Cronicorn-Signature: HMAC-SHA256 over "<timestamp>.<body>", as t=<unix>,v1=<hex>."""
     digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
@@ -121,9 +126,7 @@ def build_headers(request: Request, timestamp: int) -> CIMultiDict[str]:
         {
             "User-Agent": USER_AGENT,
             "Idempotency-Key": idempotency_key(request.endpoint_id, request.scheduled_for),
-            "X-Cronicorn-Scheduled-For": request.scheduled_for.astimezone(UTC)
-            .isoformat()
-            .replace("+00:00", "Z"),
+            "X-Cronicorn-Scheduled-For": slot_header(request.scheduled_for),
             "X-Cronicorn-Attempt": str(request.attempt),
         }
     )

@@ -66,6 +66,8 @@ class Worker:
         self.worker_id: int | None = None
         self.dispatcher = dispatcher
         self.pending: list[Completion] = []
+        # Endpoints this worker holds a lease on and has not given back yet.
+        self.leased: set[int] = set()
         self.stopping = False
         self._wake = threading.Event()
         self._last_heartbeat = 0.0
@@ -155,6 +157,7 @@ class Worker:
         if self.stopping or limit <= 0:
             return 0
         now, rows = claims.claim(self.worker_id, limit, self.options.lease_seconds)
+        self.leased.update(row["id"] for row in rows)
         started: list[tuple[Slot, Request]] = []
         deferrals: list[Deferral] = []
         for row in rows:
@@ -179,6 +182,8 @@ class Worker:
                 started.append(prepared)
         # Start the calls before anything else can fail: their leases are already taken.
         self.dispatcher.submit(started)
+        # If the deferral fails, these leases expire and the next claim decides again.
+        self.leased.difference_update(item.endpoint_id for item in deferrals)
         claims.defer(self.worker_id, deferrals)
         return len(rows)
 
@@ -238,6 +243,7 @@ class Worker:
             logger.exception("recording %s runs failed; recording them one by one", len(batch))
             self._record_one_by_one(batch)
         del self.pending[: len(batch)]
+        self.leased.difference_update(completion.slot.endpoint_id for completion in batch)
         return len(batch)
 
     def _record_one_by_one(self, batch: list[Completion]) -> None:
@@ -260,7 +266,7 @@ class Worker:
     def heartbeat_step(self, force: bool = False) -> bool:
         if not force and time.monotonic() - self._last_heartbeat < self.options.heartbeat_seconds:
             return False
-        claims.heartbeat(self.worker_id, self.options.lease_seconds)
+        claims.heartbeat(self.worker_id, self.leased, self.options.lease_seconds)
         self._last_heartbeat = time.monotonic()
         return True
 
