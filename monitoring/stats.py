@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from itertools import islice
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,7 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from jobs.models import Endpoint, Job, Run
-from jobs.scheduling.cron import fire_times, get_zone
+from jobs.scheduling.governor import Policy, ScheduleState, plan_next_run
 
 # A probe may miss one slot (a restart, a slow claim) before it counts as stale: the last run
 # must be no older than STALE_FACTOR expected gaps plus STALE_GRACE.
@@ -296,25 +295,18 @@ def target_failure_rate(endpoint: Endpoint) -> float:
     return rate if 0 <= rate < 1 else 0.0
 
 
-def expected_gap(endpoint: Endpoint, now: datetime) -> timedelta:
-    """The longest wait the schedule may take between two runs right now, failure backoff included
-    (the rule of jobs/scheduling/governor.py)."""
-    if endpoint.interval_seconds:
-        base = endpoint.interval_seconds
-    else:
-        first, second = islice(fire_times(endpoint.cron, get_zone(endpoint.timezone), now), 2)
-        base = int((second - first).total_seconds())
-    if endpoint.failure_count:
-        cap = endpoint.max_interval_seconds or settings.SCHEDULER_BACKOFF_CAP_SECONDS
-        base = min(base * 2 ** (endpoint.failure_count - 1), max(cap, base))
-    return timedelta(seconds=base)
+def expected_gap(endpoint: Endpoint, after: datetime) -> timedelta:
+    """How long the schedule waits after a run at `after`: the governor's own plan, so cron
+    gaps, live hints, failure backoff and min/max clamps all count."""
+    plan = plan_next_run(ScheduleState.of(endpoint), after, after, Policy.from_settings())
+    return plan.next_run_at - after
 
 
 def judge(
     endpoint: Endpoint, stats: EndpointStats, min_success: float, now: datetime
 ) -> EndpointCheck:
     """Apply the synthetic_health rules to one endpoint's figures."""
-    gap = expected_gap(endpoint, now)
+    gap = expected_gap(endpoint, stats.last_run_at or now)
     rate = target_failure_rate(endpoint)
     reasons: list[str] = []
     verdict = Verdict.GREEN

@@ -252,6 +252,7 @@ def test_a_cron_probe_is_expected_at_its_cron_gap_and_backoff_stretches_the_gap(
     assert checks["cron"].verdict == Verdict.GREEN  # 10 min < 2 x 5 min + 30 s
     assert checks["backoff"].expected_interval_seconds == 120
     assert checks["backoff"].verdict == Verdict.GREEN  # 4 min < 2 x 2 min + 30 s
-    Run.objects.filter(endpoint=cron).update(started_at=NOW - timedelta(minutes=11))
+    Run.objects.filter(endpoint=cron).delete()
+    record_run(cron, NOW - timedelta(minutes=15))
     checks = {c.endpoint_name: c for c in synthetic_report(HOUR, NOW, 0.9).checks}
-    assert checks["cron"].reasons == ("last run 11m ago, expected every 5m",)
+    assert checks["cron"].reasons == ("last run 15m ago, expected every 5m",)
