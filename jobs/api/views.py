@@ -36,6 +36,9 @@ def controlled(function: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 class OwnedViewSet(viewsets.GenericViewSet):
+    """A viewset over the requesting user's objects (get_queryset filters by owner), whose
+    schema lists the error responses too."""
+
     schema = ApiAutoSchema()
 
 
@@ -45,8 +48,6 @@ class OwnedViewSet(viewsets.GenericViewSet):
         description="Endpoints are created with the job; afterwards they are managed at "
         "/api/endpoints/ (a job's update does not accept `endpoints`).",
     ),
-    update=extend_schema(request=api.JobUpdateSerializer),
-    partial_update=extend_schema(request=api.JobUpdateSerializer),
 )
 class JobViewSet(OwnedViewSet, viewsets.ModelViewSet):
     filterset_class = JobFilter
