@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 
 from cron_descriptor import ExpressionDescriptor, Options
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, QuerySet
@@ -22,8 +23,9 @@ from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirec
 from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
@@ -471,6 +473,87 @@ def planner_estimate(queryset: QuerySet) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
+def _month_starts(first: date, last: date) -> list[date]:
+    months, current = [], first.replace(day=1)
+    while current <= last:
+        months.append(current)
+        current = (current + timedelta(days=32)).replace(day=1)
+    return months
+
+
+class RunChangeList(ChangeList):
+    """The run list, with a date drill-down that never reads the whole table.
+
+    Django's drill-down asks for the DISTINCT months or days of the filtered runs: a scan of every
+    run (0.4 s on a million). Here the choices are the calendar between the first and last run
+    (read from the started_at index); a day without runs simply lists nothing.
+    """
+
+    @cached_property
+    def date_drilldown(self) -> dict:
+        field = self.date_hierarchy
+        names = {part: f"{field}__{part}" for part in ("year", "month", "day")}
+        chosen = {part: self.params.get(name) for part, name in names.items()}
+
+        def link(parts: dict) -> str:
+            return self.get_query_string({names[k]: v for k, v in parts.items()}, [f"{field}__"])
+
+        if chosen["year"] and chosen["month"] and chosen["day"]:
+            day = date(int(chosen["year"]), int(chosen["month"]), int(chosen["day"]))
+            return {
+                "show": True,
+                "back": {
+                    "link": link({"year": day.year, "month": day.month}),
+                    "title": capfirst(formats.date_format(day, "YEAR_MONTH_FORMAT")),
+                },
+                "choices": [{"title": capfirst(formats.date_format(day, "MONTH_DAY_FORMAT"))}],
+            }
+        if not self.result_count:
+            return {"show": False}
+        # Two index probes (ORDER BY ... LIMIT 1); PostgreSQL does not turn MIN/MAX over a join
+        # (the job filter) into index probes.
+        moments = self.queryset.order_by(field).values_list(field, flat=True)
+        first, last = (timezone.localtime(m).date() for m in (moments.first(), moments.last()))
+        year, month = chosen["year"], chosen["month"]
+        if not year and first.year == last.year:
+            year = first.year
+            if first.month == last.month:
+                month = first.month
+        if year and month:
+            days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+            return {
+                "show": True,
+                "back": {"link": link({"year": year}), "title": str(year)},
+                "choices": [
+                    {
+                        "link": link({"year": year, "month": month, "day": day.day}),
+                        "title": capfirst(formats.date_format(day, "MONTH_DAY_FORMAT")),
+                    }
+                    for day in days
+                ],
+            }
+        if year:
+            return {
+                "show": True,
+                "back": {"link": link({}), "title": "All dates"},
+                "choices": [
+                    {
+                        "link": link({"year": year, "month": start.month}),
+                        "title": capfirst(formats.date_format(start, "YEAR_MONTH_FORMAT")),
+                    }
+                    for start in _month_starts(first, last)
+                ],
+            }
+        return {
+            "show": True,
+            "back": None,
+            "choices": [
+                {"link": link({"year": str(y)}), "title": str(y)}
+                for y in range(first.year, last.year + 1)
+            ],
+        }
+
+
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
     list_display = [
@@ -489,7 +572,10 @@ class RunAdmin(admin.ModelAdmin):
     date_hierarchy = "started_at"
     list_select_related = ["endpoint__job"]
     show_full_result_count = False
+    # Facet counts would count(*) every filter choice over all runs.
+    show_facets = admin.ShowFacets.NEVER
     paginator = RunPaginator
+    change_list_template = "admin/jobs/run/change_list.html"
     fieldsets = [
         (None, {"fields": ["endpoint", "source", "attempt", "worker", "is_synthetic"]}),
         (
@@ -499,6 +585,9 @@ class RunAdmin(admin.ModelAdmin):
         ("Outcome", {"fields": ["status", "status_code", "error", "response"]}),
     ]
     readonly_fields = ["lateness", "response"]
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return RunChangeList
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
