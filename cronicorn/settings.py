@@ -194,6 +194,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "EXCEPTION_HANDLER": "jobs.api.views.exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -70,6 +70,10 @@ def test_the_schema_is_served_and_every_operation_is_typed_and_secured(client):
             if code != "204":
                 assert "$ref" in str(operation["responses"][code]["content"]), (method, path)
         assert {"401", "429"} <= set(operation["responses"]), (method, path)
+    # Request bodies refuse unknown fields, as the serializers do.
+    components = schema["components"]["schemas"]
+    assert components["JobRequest"]["additionalProperties"] is False
+    assert components["PatchedEndpointRequest"]["additionalProperties"] is False
 
 
 def test_the_swagger_ui_is_served_without_a_cdn(client, settings):

@@ -129,3 +129,18 @@ def test_malformed_json_is_a_400(alice_api):
     response = alice_api.post("/api/jobs/", "{not json", content_type="application/json")
     assert response.status_code == 400
     assert "JSON parse error" in response.json()["detail"]
+
+
+def test_an_oversized_request_is_a_json_413(alice_api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = alice_api.post("/api/jobs/", {"name": "x", "description": "a" * 2000})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is larger than 1000 bytes."}
+
+
+def test_a_body_that_is_not_json_is_a_415(alice_api):
+    response = alice_api.post(
+        "/api/jobs/", "name=x", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 415
+    assert "Unsupported media type" in response.json()["detail"]

@@ -30,6 +30,9 @@ class ApiAutoSchema(AutoSchema):
         has_query = any(p["in"] == "query" for p in operation.get("parameters", []))
         if self.method in {"POST", "PUT", "PATCH"} or has_query:
             errors["400"] = ("Invalid input.", VALIDATION_ERROR)
+        if self.method in {"POST", "PUT", "PATCH"}:
+            errors["413"] = ("The request body is over DATA_UPLOAD_MAX_MEMORY_SIZE.", ERROR)
+            errors["415"] = ("The body is not application/json.", ERROR)
         if "{" in self.path or self._is_list_view():
             # A list answers 404 to a page or cursor that does not exist.
             errors["404"] = ("Not found (or not yours).", ERROR)
