@@ -184,6 +184,18 @@ def test_completion_is_fenced_by_the_lease_owner(alice_job, worker, other_worker
     assert Run.objects.filter(endpoint=endpoint).count() == 1  # the request went out: recorded
 
 
+def test_a_run_of_an_endpoint_deleted_meanwhile_is_dropped_quietly(alice_job, worker):
+    deleted = make_endpoint(alice_job, "deleted")
+    kept = make_endpoint(alice_job, "kept")
+    claimed_ids(worker)
+    done = [completion(deleted), completion(kept)]
+    deleted.delete()
+
+    assert claims.complete(worker, done, POLICY) == 1
+
+    assert list(Run.objects.values_list("endpoint_id", flat=True)) == [kept.pk]
+
+
 def test_a_slot_is_recorded_once_whoever_completes_it(alice_job, worker, other_worker):
     endpoint = make_endpoint(alice_job, "due")
     claimed_ids(worker)

@@ -103,16 +103,21 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+# SQLite keeps Django's text timestamps ("2026-12-03 12:00:00.123456") and compares them as text,
+# so its clock is written with the same six fractional digits (strftime gives three).
+_SQLITE_NOW = "(strftime('%Y-%m-%d %H:%M:%f', 'now'{}) || '000')"
+
+
 def _now() -> str:
     # statement_timestamp(), not now(): inside a transaction now() stands still. It is stable
     # (unlike clock_timestamp()), so the planner can use it as an index bound.
-    return "statement_timestamp()" if _postgres() else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+    return "statement_timestamp()" if _postgres() else _SQLITE_NOW.format("")
 
 
 def _now_plus(seconds: float) -> tuple[str, list[Any]]:
     if _postgres():
         return "statement_timestamp() + %s * interval '1 second'", [seconds]
-    return "strftime('%Y-%m-%d %H:%M:%f', 'now', %s)", [f"+{seconds} seconds"]
+    return _SQLITE_NOW.format(", %s"), [f"+{seconds} seconds"]
 
 
 def _db_datetime(value: datetime | None) -> Any:
@@ -296,19 +301,29 @@ def complete(worker_id: int, completions: Sequence[Completion], policy: Policy) 
     if not completions:
         return 0
     with transaction.atomic():
-        _insert_runs(worker_id, completions)
         now = database_now()
+        # Locked in id order (no deadlock between workers); a locked row cannot be deleted
+        # under the run we insert for it.
         rows = {
             row["id"]: row
             for row in Endpoint.objects.select_for_update()
-            .filter(id__in=[c.slot.endpoint_id for c in completions], lease_owner_id=worker_id)
+            .filter(id__in=[c.slot.endpoint_id for c in completions])
             .order_by("id")
-            .values(*PLAN_FIELDS)
+            .values("lease_owner_id", *PLAN_FIELDS)
         }
+        gone = [c for c in completions if c.slot.endpoint_id not in rows]
+        for completion in gone:
+            logger.info(
+                "endpoint %s was deleted during its run; the run is not recorded",
+                completion.slot.endpoint_id,
+            )
+        _insert_runs(worker_id, [c for c in completions if c.slot.endpoint_id in rows])
         updates = []
         for completion in completions:
             row = rows.get(completion.slot.endpoint_id)
             if row is None:
+                continue
+            if row["lease_owner_id"] != worker_id:
                 # Another worker got there first: our lease expired and the slot was re-claimed.
                 logger.warning(
                     "endpoint %s: lease lost before completion, run recorded, schedule left alone",
@@ -366,6 +381,8 @@ def _replan(row: dict, completion: Completion, now: datetime, policy: Policy) ->
 
 
 def _insert_runs(worker_id: int, completions: Sequence[Completion]) -> None:
+    if not completions:
+        return
     rows = [
         (
             slot.endpoint_id,
