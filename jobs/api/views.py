@@ -102,16 +102,15 @@ class JobViewSet(OwnedViewSet, viewsets.ModelViewSet):
     )
 )
 class EndpointViewSet(OwnedViewSet, viewsets.ModelViewSet):
-    serializer_class = api.EndpointSerializer
     filterset_class = EndpointFilter
+    # The payloads of the actions that take one (the browsable API shows their forms).
+    action_serializers = {"pause": api.PauseSerializer, "hints": api.HintSerializer}
 
     def get_queryset(self) -> QuerySet[Endpoint]:
         return Endpoint.objects.filter(job__owner_id=self.request.user.pk).select_related("job")
 
     def get_serializer_class(self) -> type:
         return self.action_serializers.get(self.action, api.EndpointSerializer)
-
-    action_serializers = {"pause": api.PauseSerializer, "hints": api.HintSerializer}
 
     @extend_schema(request=api.PauseSerializer, responses=api.EndpointSerializer)
     @action(detail=True, methods=["post"])
