@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
 
 from cron_descriptor import ExpressionDescriptor, Options
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
@@ -110,28 +112,37 @@ def _local(moment: datetime, endpoint: Endpoint) -> str:
 
 # --- Actions ------------------------------------------------------------------------------------
 
-# (verb for the message, control function); the message reads "<verb> <n> endpoint(s)."
-ENDPOINT_CONTROLS: dict[str, tuple[str, Callable[[Endpoint], Endpoint]]] = {
-    "run_now": ("Requested a run of", control.request_run_now),
-    "pause": ("Paused", control.pause_endpoint),
-    "resume": ("Resumed", control.resume_endpoint),
-    "reset_failures": ("Reset the failure count of", control.reset_failures),
-    "clear_hints": ("Cleared the hints of", control.clear_hints),
+
+@dataclass(frozen=True)
+class EndpointControl:
+    label: str  # the action's and the button's name
+    verb: str  # the message reads "<verb> <n> endpoint(s)."
+    apply: Callable[[Endpoint], Endpoint]
+
+
+ENDPOINT_CONTROLS: dict[str, EndpointControl] = {
+    "run_now": EndpointControl("Run now", "Requested a run of", control.request_run_now),
+    "pause": EndpointControl("Pause", "Paused", control.pause_endpoint),
+    "resume": EndpointControl("Resume", "Resumed", control.resume_endpoint),
+    "reset_failures": EndpointControl(
+        "Reset failures", "Reset the failure count of", control.reset_failures
+    ),
+    "clear_hints": EndpointControl("Clear hints", "Cleared the hints of", control.clear_hints),
 }
 
 
 def apply_control(name: str, endpoints: Iterable[Endpoint]) -> str:
     """Apply one operator control to each endpoint; return the message that says what was done."""
-    verb, function = ENDPOINT_CONTROLS[name]
+    chosen = ENDPOINT_CONTROLS[name]
     count = 0
     for endpoint in endpoints:
-        function(endpoint)
+        chosen.apply(endpoint)
         count += 1
-    return f"{verb} {count} endpoint{pluralize(count)}."
+    return f"{chosen.verb} {count} endpoint{pluralize(count)}."
 
 
-def _endpoint_action(name: str, description: str):
-    @admin.action(description=description, permissions=["change"])
+def _endpoint_action(name: str):
+    @admin.action(description=ENDPOINT_CONTROLS[name].label, permissions=["change"])
     def action(modeladmin: EndpointAdmin, request: HttpRequest, queryset: QuerySet[Endpoint]):
         modeladmin.message_user(request, apply_control(name, queryset), messages.SUCCESS)
 
@@ -139,23 +150,16 @@ def _endpoint_action(name: str, description: str):
     return action
 
 
-def _job_action(name: str, description: str):
-    @admin.action(description=f"{description} (all their endpoints)", permissions=["change"])
+def _job_action(name: str):
+    description = f"{ENDPOINT_CONTROLS[name].label} (all their endpoints)"
+
+    @admin.action(description=description, permissions=["change"])
     def action(modeladmin: JobAdmin, request: HttpRequest, queryset: QuerySet[Job]):
         endpoints = Endpoint.objects.filter(job__in=queryset)
         modeladmin.message_user(request, apply_control(name, endpoints), messages.SUCCESS)
 
     action.__name__ = f"{name}_all"
     return action
-
-
-ENDPOINT_ACTIONS = [
-    _endpoint_action("run_now", "Run now"),
-    _endpoint_action("pause", "Pause"),
-    _endpoint_action("resume", "Resume"),
-    _endpoint_action("reset_failures", "Reset failures"),
-    _endpoint_action("clear_hints", "Clear hints"),
-]
 
 
 # --- Jobs and endpoints -------------------------------------------------------------------------
@@ -220,13 +224,12 @@ class JobAdmin(admin.ModelAdmin):
     fields = ["owner", "name", "description", "is_synthetic", "status", "signing_secret"]
     inlines = [EndpointInline]
     actions = [
-        _job_action("run_now", "Run now"),
+        _job_action("run_now"),
         "pause_jobs",
         "resume_jobs",
-        _job_action("reset_failures", "Reset failures"),
-        _job_action("clear_hints", "Clear hints"),
+        _job_action("reset_failures"),
+        _job_action("clear_hints"),
     ]
-    change_list_template = "admin/jobs/job/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
         return super().get_queryset(request).annotate(endpoint_count=Count("endpoints"))
@@ -303,15 +306,19 @@ class JobAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def seed_synthetic_view(self, request: HttpRequest) -> HttpResponseRedirect:
+    def seed_synthetic_view(self, request: HttpRequest) -> HttpResponse:
         """POST: create or update the synthetic jobs (manage.py seed_synthetic), then list them."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        changelist = reverse("admin:jobs_job_changelist")
         if not self.has_add_permission(request):
-            self.message_user(request, "You may not add jobs.", messages.ERROR)
+            raise PermissionDenied
+        changelist = reverse("admin:jobs_job_changelist")
+        try:
+            summary = seed_synthetic_jobs()
+        except ValidationError as exc:  # e.g. a SITE_URL the endpoints cannot call
+            self.message_user(request, f"Cannot seed synthetic jobs: {exc}", messages.ERROR)
             return redirect(changelist)
-        self.message_user(request, str(seed_synthetic_jobs()), messages.SUCCESS)
+        self.message_user(request, str(summary), messages.SUCCESS)
         return redirect(f"{changelist}?is_synthetic__exact=1")
 
 
@@ -331,7 +338,7 @@ class EndpointAdmin(admin.ModelAdmin):
     search_fields = ["name", "url", "job__name"]
     list_select_related = ["job"]
     autocomplete_fields = ["job"]
-    actions = ENDPOINT_ACTIONS
+    actions = [_endpoint_action(name) for name in ENDPOINT_CONTROLS]
     fieldsets = [
         (None, {"fields": ["job", "name", ("method", "url")]}),
         (
@@ -391,6 +398,34 @@ class EndpointAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: Endpoint, form, change: bool) -> None:
         save_endpoint(obj, form.changed_data)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/control/<str:name>/",
+                self.admin_site.admin_view(self.control_view),
+                name="jobs_endpoint_control",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        controls = [(name, chosen.label) for name, chosen in ENDPOINT_CONTROLS.items()]
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "endpoint_controls": controls}
+        )
+
+    def control_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:
+        """POST: one control on this endpoint (the buttons of its page), then back to it."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        endpoint = self.get_object(request, object_id)
+        if endpoint is None or name not in ENDPOINT_CONTROLS:
+            raise Http404("No such endpoint or control.")
+        if not self.has_change_permission(request, endpoint):
+            raise PermissionDenied
+        self.message_user(request, apply_control(name, [endpoint]), messages.SUCCESS)
+        return redirect("admin:jobs_endpoint_change", endpoint.pk)
 
     @admin.display(description="Schedule")
     def schedule(self, endpoint: Endpoint) -> str:
@@ -575,7 +610,6 @@ class RunAdmin(admin.ModelAdmin):
     # Facet counts would count(*) every filter choice over all runs.
     show_facets = admin.ShowFacets.NEVER
     paginator = RunPaginator
-    change_list_template = "admin/jobs/run/change_list.html"
     fieldsets = [
         (None, {"fields": ["endpoint", "source", "attempt", "worker", "is_synthetic"]}),
         (

@@ -304,6 +304,20 @@ def test_reset_failures_and_clear_hints(admin_client, alice_endpoint):
     assert alice_endpoint.hint_interval_seconds is None and alice_endpoint.hint_expires_at is None
 
 
+def test_the_endpoint_page_has_a_button_per_control(admin_client, alice_endpoint):
+    page = reverse("admin:jobs_endpoint_change", args=[alice_endpoint.pk])
+    assert 'class="button endpoint-control-run_now"' in admin_client.get(page).content.decode()
+    url = reverse("admin:jobs_endpoint_control", args=[alice_endpoint.pk, "pause"])
+    response = admin_client.post(url, follow=True)
+    assert response.redirect_chain[-1][0] == page
+    assert "Paused 1 endpoint." in messages_of(response)
+    alice_endpoint.refresh_from_db()
+    assert alice_endpoint.paused_until == PAUSED_FOREVER
+    assert admin_client.get(url).status_code == 405
+    unknown = reverse("admin:jobs_endpoint_control", args=[alice_endpoint.pk, "explode"])
+    assert admin_client.post(unknown).status_code == 404
+
+
 def test_job_actions_apply_to_all_their_endpoints(admin_client, two_endpoints, alice_job):
     response = admin_client.post(
         JOB_LIST, {"action": "run_now_all", "_selected_action": [alice_job.pk]}, follow=True
@@ -334,6 +348,14 @@ def test_seed_synthetic_jobs_button(admin_client, settings):
     assert any(m.startswith("Synthetic jobs: created 4") for m in messages_of(response))
     assert Job.objects.filter(is_synthetic=True).count() == 4
     assert admin_client.get(url).status_code == 405
+
+
+def test_seeding_with_an_unusable_site_url_says_why_instead_of_failing(admin_client, settings):
+    settings.SITE_URL = "ftp://127.0.0.1"
+    response = admin_client.post(reverse("admin:jobs_job_seed_synthetic"), follow=True)
+    assert response.status_code == 200
+    assert any(m.startswith("Cannot seed synthetic jobs:") for m in messages_of(response))
+    assert not Job.objects.filter(is_synthetic=True).exists()
 
 
 # --- Runs ---------------------------------------------------------------------------------------
