@@ -8,7 +8,6 @@ monitoring's shared queries, never once per row.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -54,11 +53,9 @@ _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 
 def interval_in_words(seconds: int) -> str:
     """'every 5 minutes', 'every hour', 'every 90 seconds': the largest unit that divides evenly."""
-    for unit, size in _UNITS:
-        if seconds % size == 0:
-            count = seconds // size
-            return f"every {unit}" if count == 1 else f"every {count} {unit}s"
-    raise AssertionError("a whole number of seconds is divisible by one second")
+    unit, size = next((unit, size) for unit, size in _UNITS if seconds % size == 0)
+    count = seconds // size
+    return f"every {unit}" if count == 1 else f"every {count} {unit}s"
 
 
 def schedule_in_words(endpoint: Endpoint) -> str:
@@ -502,9 +499,7 @@ def planner_estimate(queryset: QuerySet) -> int:
     sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
+        plan = cursor.fetchone()[0]  # psycopg reads json into Python objects
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
