@@ -54,11 +54,17 @@ class ProbeRow:
 
 
 @dataclass(frozen=True)
+class LiveWorker:
+    worker: SchedulerWorker
+    heartbeat_age_seconds: int
+
+
+@dataclass(frozen=True)
 class Dashboard:
     now: datetime
     short_report: Report
     rows: list[ProbeRow]
-    workers: list[SchedulerWorker]
+    workers: list[LiveWorker]
 
     @property
     def verdict(self) -> str:
@@ -126,7 +132,10 @@ def build_dashboard(now: datetime | None = None) -> Dashboard:
         )
         for check in short.checks
     ]
-    workers = list(live_workers(now).order_by("name"))
+    workers = [
+        LiveWorker(worker, max(0, int((now - worker.heartbeat_at).total_seconds())))
+        for worker in live_workers(now).order_by("name")
+    ]
     return Dashboard(now=now, short_report=short, rows=rows, workers=workers)
 
 

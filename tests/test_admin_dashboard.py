@@ -96,7 +96,9 @@ def test_with_every_probe_passing_the_dashboard_is_green(probes, worker):
     assert health.short.stats.runs == 120  # every 30 s for an hour
     assert health.long.stats.runs == 360  # the three hours there are
     assert health.long.stats.p95_duration_ms == 120
-    assert [w.name for w in dashboard.workers] == ["host-1-42"]
+    assert [(w.worker.name, w.heartbeat_age_seconds) for w in dashboard.workers] == [
+        ("host-1-42", 0)
+    ]
 
 
 def test_a_failing_probe_turns_the_dashboard_red_with_the_reason(probes, worker):
