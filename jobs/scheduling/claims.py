@@ -8,6 +8,7 @@ last guard of exactly-once.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import DateTimeField
 from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
@@ -46,6 +48,12 @@ CLAIM_FIELDS = (
     "job__signing_secret",
     "job__is_synthetic",
 )
+JSON_FIELDS = ("headers", "expected_status_codes")
+# CLAIM_FIELDS as the PostgreSQL claim returns them (e: the endpoint, j: its job).
+_RETURNED = tuple(
+    f"j.{name.removeprefix('job__')}" if name.startswith("job__") else f"e.{name}"
+    for name in CLAIM_FIELDS
+)
 # What completion needs to plan the next run, read fresh under the row lock.
 PLAN_FIELDS = ("id", "next_run_source", "next_run_at", *ScheduleState.__dataclass_fields__)
 
@@ -64,8 +72,13 @@ RUN_COLUMNS = (
     "worker_id",
     "is_synthetic",
 )
+# The PostgreSQL types of RUN_COLUMNS, for INSERT ... SELECT FROM unnest(arrays).
+RUN_ARRAYS = (
+    "%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::integer[], "
+    "%s::text[], %s::integer[], %s::text[], %s::text[], %s::integer[], %s::text[], "
+    "%s::bigint[], %s::boolean[]"
+)
 MAX_ATTEMPT = 32767  # Run.attempt is a small integer
-INSERT_CHUNK = 2000
 
 
 @dataclass(frozen=True)
@@ -215,8 +228,9 @@ def _claim_sql(limit: int, worker_id: int, lease_seconds: float) -> tuple[str, l
             )
             UPDATE jobs_endpoint e
             SET lease_owner_id = %s, lease_until = {lease_until}, slot_attempt = e.slot_attempt + 1
-            FROM picked WHERE e.id = picked.id
-            RETURNING e.id, statement_timestamp()
+            FROM picked, jobs_job j
+            WHERE e.id = picked.id AND j.id = e.job_id
+            RETURNING statement_timestamp(), {", ".join(_RETURNED)}
         """
         return sql, [limit, limit, limit, worker_id, *lease_params]
     # SQLite: one statement in one write transaction; there is a single writer at a time.
@@ -230,7 +244,7 @@ def _claim_sql(limit: int, worker_id: int, lease_seconds: float) -> tuple[str, l
               AND (e.run_requested_at <= {now} OR e.next_run_at <= {now})
             ORDER BY COALESCE(e.run_requested_at, e.next_run_at) LIMIT %s
         )
-        RETURNING id, {now}
+        RETURNING {now}, id
     """
     return sql, [worker_id, *lease_params, limit]
 
@@ -245,10 +259,18 @@ def claim(worker_id: int, limit: int, lease_seconds: float) -> tuple[datetime, l
         returned = cursor.fetchall()
     if not returned:
         return database_now(), []
-    now = _as_datetime(returned[0][1])
-    ids = [row[0] for row in returned]
-    rows = list(Endpoint.objects.filter(id__in=ids).values(*CLAIM_FIELDS))
-    return now, rows
+    now = _as_datetime(returned[0][0])
+    if _postgres():
+        # The claim returned the rows themselves: one round trip, no ORM per row.
+        rows = [dict(zip(CLAIM_FIELDS, row[1:], strict=True)) for row in returned]
+        for row in rows:
+            for name in JSON_FIELDS:
+                if isinstance(row[name], str):
+                    row[name] = json.loads(row[name])
+        return now, rows
+    # SQLite's RETURNING cannot reach the job: read the claimed rows (they are ours now).
+    ids = [row[1] for row in returned]
+    return now, list(Endpoint.objects.filter(id__in=ids).values(*CLAIM_FIELDS))
 
 
 def seconds_until_next_due() -> float | None:
@@ -301,15 +323,15 @@ def complete(worker_id: int, completions: Sequence[Completion], policy: Policy) 
     if not completions:
         return 0
     with transaction.atomic():
-        now = database_now()
         # Locked in id order (no deadlock between workers); a locked row cannot be deleted
-        # under the run we insert for it.
+        # under the run we insert for it. The database time comes with the rows.
         rows = {
             row["id"]: row
             for row in Endpoint.objects.select_for_update()
             .filter(id__in=[c.slot.endpoint_id for c in completions])
             .order_by("id")
-            .values("lease_owner_id", *PLAN_FIELDS)
+            .annotate(db_now=RawSQL(_now(), [], output_field=DateTimeField()))
+            .values("db_now", "lease_owner_id", *PLAN_FIELDS)
         }
         gone = [c for c in completions if c.slot.endpoint_id not in rows]
         for completion in gone:
@@ -330,17 +352,8 @@ def complete(worker_id: int, completions: Sequence[Completion], policy: Policy) 
                     completion.slot.endpoint_id,
                 )
                 continue
-            updates.append(_replan(row, completion, now, policy))
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                "UPDATE jobs_endpoint SET next_run_at = %s, next_run_source = %s, "
-                "failure_count = %s, last_run_at = %s, "
-                "run_requested_at = CASE WHEN run_requested_at = %s THEN NULL "
-                "ELSE run_requested_at END, "
-                "slot_attempt = 0, lease_owner_id = NULL, lease_until = NULL "
-                "WHERE id = %s AND lease_owner_id = %s",
-                [(*update, worker_id) for update in updates],
-            )
+            updates.append(_replan(row, completion, row["db_now"], policy))
+        _update_endpoints(worker_id, updates)
     return len(updates)
 
 
@@ -380,6 +393,37 @@ def _replan(row: dict, completion: Completion, now: datetime, policy: Policy) ->
     )
 
 
+# Completion's endpoint update; run_requested_at is cleared only if it is still the request served.
+_REPLANNED = (
+    "next_run_at = {0}, next_run_source = {1}, failure_count = {2}, last_run_at = {3}, "
+    "run_requested_at = CASE WHEN run_requested_at = {4} THEN NULL ELSE run_requested_at END, "
+    "slot_attempt = 0, lease_owner_id = NULL, lease_until = NULL"
+)
+
+
+def _update_endpoints(worker_id: int, updates: list[tuple]) -> None:
+    if not updates:
+        return
+    with connection.cursor() as cursor:
+        if _postgres():
+            # One statement for the batch, its values as arrays: a constant query text that
+            # psycopg parses once, whatever the batch size.
+            assignments = _REPLANNED.format("v.at", "v.source", "v.failures", "v.last", "v.served")
+            cursor.execute(
+                f"UPDATE jobs_endpoint SET {assignments} "
+                "FROM unnest(%s::timestamptz[], %s::text[], %s::integer[], %s::timestamptz[], "
+                "%s::timestamptz[], %s::bigint[]) AS v(at, source, failures, last, served, id) "
+                "WHERE jobs_endpoint.id = v.id AND lease_owner_id = %s",
+                [*(list(column) for column in zip(*updates, strict=True)), worker_id],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE jobs_endpoint SET {_REPLANNED.format(*['%s'] * 5)} "
+                "WHERE id = %s AND lease_owner_id = %s",
+                [(*update, worker_id) for update in updates],
+            )
+
+
 def _insert_runs(worker_id: int, completions: Sequence[Completion]) -> None:
     if not completions:
         return
@@ -406,14 +450,11 @@ def _insert_runs(worker_id: int, completions: Sequence[Completion]) -> None:
     conflict = "ON CONFLICT (endpoint_id, scheduled_for) DO NOTHING"
     with connection.cursor() as cursor:
         if _postgres():
-            # Multi-row INSERTs: one round trip per chunk (PostgreSQL takes 65,535 parameters).
-            for start in range(0, len(rows), INSERT_CHUNK):
-                chunk = rows[start : start + INSERT_CHUNK]
-                cursor.execute(
-                    f"INSERT INTO jobs_run ({columns}) VALUES "
-                    f"{', '.join([placeholder] * len(chunk))} {conflict}",
-                    [value for row in chunk for value in row],
-                )
+            # One INSERT for the batch, its values as arrays (see _update_endpoints).
+            cursor.execute(
+                f"INSERT INTO jobs_run ({columns}) SELECT * FROM unnest({RUN_ARRAYS}) {conflict}",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
         else:
             cursor.executemany(
                 f"INSERT INTO jobs_run ({columns}) VALUES {placeholder} {conflict}", rows
