@@ -231,6 +231,9 @@ class JobAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
         return super().get_queryset(request).annotate(endpoint_count=Count("endpoints"))
 
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
     def get_changelist_instance(self, request: HttpRequest):
         return decorate_page(super().get_changelist_instance(request), self._add_run_figures)
 
@@ -267,11 +270,13 @@ class JobAdmin(admin.ModelAdmin):
         rate = getattr(job, "success_rate", None)
         return "-" if rate is None else f"{rate:.1%}"
 
-    @admin.action(description="Pause (the scheduler skips all their endpoints)")
+    @admin.action(
+        description="Pause (the scheduler skips all their endpoints)", permissions=["change"]
+    )
     def pause_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         self._set_status(request, queryset, control.pause_job, "Paused")
 
-    @admin.action(description="Resume")
+    @admin.action(description="Resume", permissions=["change"])
     def resume_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         self._set_status(request, queryset, control.resume_job, "Resumed")
 
