@@ -1,7 +1,7 @@
 """A local HTTP target for the scheduler's tests: counts what it receives, answers on demand.
 
-Paths: /ok, /status/<code>, /slow?ms=N, /huge?bytes=N, /redirect?to=<url>, /loop (redirects to
-itself). Every request is kept (path, headers) so tests can assert what went out.
+Paths: /ok, /status/<code>, /slow?ms=N, /slow-first?ms=N (slow for attempt 1 only),
+/huge?bytes=N, /redirect?to=<url>, /loop (redirects to itself). Every request is kept (path, headers) so tests can assert what went out.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.record(Received(self.command, parts.path, dict(self.headers.items()), body))
         if parts.path.startswith("/status/"):
             self._send(int(parts.path.rsplit("/", 1)[1]), b"status")
-        elif parts.path == "/slow":
+        elif parts.path == "/slow" or (
+            parts.path == "/slow-first" and self.headers.get("X-Cronicorn-Attempt") == "1"
+        ):
             time.sleep(int(query.get("ms", "1000")) / 1000)
             self._send(200, b"slow")
         elif parts.path == "/huge":

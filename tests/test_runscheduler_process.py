@@ -180,7 +180,8 @@ def test_several_processes_run_every_slot_exactly_once(alice_job, target, schedu
 
 
 def test_a_killed_workers_runs_are_claimed_again_after_its_lease(alice_job, target, schedulers):
-    endpoints = make_endpoints(alice_job, 10, lambda i: target.url(f"/slow?ms=6000&e={i}"))
+    # The first attempts hang long enough to be killed mid-run; the re-runs answer at once.
+    endpoints = make_endpoints(alice_job, 10, lambda i: target.url(f"/slow-first?ms=8000&e={i}"))
     first = schedulers()
     second = schedulers()
     eventually(lambda: len(target.received) == 10, 15, "the runs did not start")
