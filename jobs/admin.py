@@ -239,7 +239,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @staticmethod
     def _add_run_figures(jobs: list[Job]) -> None:
-        endpoints = Endpoint.objects.filter(job__in=jobs).values_list("id", "job_id")
+        endpoints = list(Endpoint.objects.filter(job__in=jobs).values_list("id", "job_id"))
         now = timezone.now()
         stats = endpoint_window_stats(
             [endpoint_id for endpoint_id, _ in endpoints],
