@@ -110,6 +110,7 @@ class Worker:
         """One pass: claim everything due, wait for the answers, record them, stop."""
         self.start()
         while not self.stopping:
+            self._guarded(self.heartbeat_step)  # slow endpoints must not lose their leases
             claimed = self._guarded(self.claim_step) or 0
             if not claimed and not self.dispatcher.in_flight:
                 break
