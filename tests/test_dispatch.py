@@ -63,6 +63,7 @@ def test_it_sends_the_scheduler_headers_with_the_users_headers(target):
     assert received.headers["X-Cronicorn-Attempt"] == "2"
     assert received.headers["Idempotency-Key"] == idempotency_key(7, SLOT)
     assert "X-Cronicorn-Signature" not in received.headers
+    assert received.headers["Accept-Encoding"] == "identity"
 
 
 def test_the_idempotency_key_is_stable_per_slot_and_differs_between_slots():

@@ -121,6 +121,8 @@ def signature(secret: str, timestamp: int, body: str) -> str:
 
 def build_headers(request: Request, timestamp: int) -> CIMultiDict[str]:
     headers: CIMultiDict[str] = CIMultiDict(request.headers)
+    # Uncompressed answers: the excerpt stays readable and no small body inflates in memory.
+    headers.setdefault("Accept-Encoding", "identity")
     # update() replaces case-insensitively: the user cannot override the headers below.
     headers.update(
         {
@@ -288,7 +290,7 @@ class Dispatcher:
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None),
-            auto_decompress=True,
+            auto_decompress=False,  # see build_headers: a gzip bomb is read as its bytes
             cookie_jar=aiohttp.DummyCookieJar(),
         )
 
