@@ -46,6 +46,9 @@ SUCCESS_WINDOW = timedelta(hours=24)
 # The run list counts exactly up to this many rows, then trusts PostgreSQL's estimate.
 EXACT_COUNT_LIMIT = 10_000
 
+admin.site.site_header = "Cronicorn administration"
+admin.site.site_title = "Cronicorn"
+
 # --- Schedules in words -------------------------------------------------------------------------
 
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))

@@ -57,6 +57,7 @@ class EndpointForm(forms.ModelForm):
             "expected_status_codes",
             *sorted(SCHEDULE_FIELDS),
         ]
+        widgets = {"url": forms.TextInput(attrs={"class": "vURLField"})}
 
     def save(self, commit: bool = True) -> Endpoint:
         endpoint = super().save(commit=False)
