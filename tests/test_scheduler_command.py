@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ from tests.http_targets import TargetServer
 
 @pytest.mark.django_db
 def test_once_runs_what_is_due_and_stops(alice_job):
+    handlers = [signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)]
     with TargetServer() as target:
         Endpoint.objects.create(
             job=alice_job, name="ok", url=target.url("/ok"), interval_seconds=60
@@ -22,6 +24,8 @@ def test_once_runs_what_is_due_and_stops(alice_job):
         call_command("runscheduler", "--once", "--concurrency", "5")
     assert Run.objects.get().status == "success"
     assert SchedulerWorker.objects.get().stopped_at is not None
+    # In-process, it leaves the caller's signal handlers as they were.
+    assert [signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)] == handlers
 
 
 @pytest.mark.parametrize(

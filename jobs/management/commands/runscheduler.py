@@ -10,6 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from jobs.scheduling.worker import ForcedStop, Worker, WorkerOptions
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
 
 class Command(BaseCommand):
     help = (
@@ -72,10 +74,12 @@ class Command(BaseCommand):
             )
             worker.request_stop()
 
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
         try:
             worker.run_once() if options["once"] else worker.run()
         except ForcedStop:
             self.stderr.write("Stopped at once: leases still held expire and are claimed again.")
             sys.exit(1)
+        finally:
+            for signum, handler in previous.items():  # call_command() runs it in-process too
+                signal.signal(signum, handler)
