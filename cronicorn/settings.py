@@ -269,3 +269,13 @@ ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL", "")
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # /metrics reports runs started within this window (cheap on a large runs table: an index range).
 METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 300, minimum=10)
+
+# --- Run history ---------------------------------------------------------------------------------
+
+# prune_runs keeps raw runs this long; older hours live on as hourly rollups (monitoring.rollups).
+RUNS_RETENTION_DAYS = env_int("RUNS_RETENTION_DAYS", 7, minimum=1)
+# Hourly rollups are kept this long, then pruned too.
+ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 400, minimum=1)
+# An hour is rolled up only this long after it ends: runs are recorded when they finish (timeouts,
+# batched writes, a worker retrying through a database hiccup), so a fresh hour may still grow.
+ROLLUP_DELAY_MINUTES = env_int("ROLLUP_DELAY_MINUTES", 60, minimum=0)

@@ -4,8 +4,9 @@ report with its green/amber/red verdict, and the aggregates behind /metrics.
 The single place for these figures: `synthetic_health`, the API's endpoint stats, the admin
 dashboard and /metrics all call this module, so they always agree. Percentiles are nearest-rank
 (the smallest value with at least p% of the runs at or below it), picked with window functions so
-that SQLite and PostgreSQL give the same answer. Hourly rollups (long windows after pruning) slot
-in behind `endpoint_window_stats` without changing its signature.
+that SQLite and PostgreSQL give the same answer. A window starting before raw retention
+(RUNS_RETENTION_DAYS) is read at hour resolution, rolled-up hours from the hourly rollups
+(monitoring.rollups): exact counts, rates and maxima, percentiles at histogram-bucket resolution.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.utils.dateparse import parse_datetime
 
 from jobs.models import Endpoint, Job, Run
 from jobs.scheduling.governor import Policy, ScheduleState, plan_next_run
+from monitoring.models import RunHistory
 
 # A probe may miss one slot (a restart, a slow claim) before it counts as stale: the last run
 # must be no older than STALE_FACTOR expected gaps plus STALE_GRACE.
@@ -82,10 +84,11 @@ def _db_datetime(value: datetime) -> Any:
 
 
 def _to_datetime(value: Any) -> datetime | None:
-    """A datetime read by raw SQL: aware on PostgreSQL, ISO text in UTC on SQLite."""
-    if value is None or isinstance(value, datetime):
-        return value
-    parsed = parse_datetime(value)
+    """A datetime read by raw SQL: aware on PostgreSQL; on SQLite ISO text in UTC, or a naive
+    datetime when a plain column is read (sqlite3 converts declared datetime columns)."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(value)
     return parsed.replace(tzinfo=UTC) if parsed and parsed.tzinfo is None else parsed
 
 
@@ -154,11 +157,15 @@ def endpoint_window_stats(
     """Figures for each endpoint over runs started in [since, until); every id gets an entry.
 
     Synthetic runs are left out unless `include_synthetic` (user-facing figures never show them).
-    One query; it reads the runs through the (endpoint, started_at) index.
+    Within raw retention: one query through the (endpoint, started_at) index, exact figures.
+    Beyond it: see `_long_window_stats`.
     """
     ids = sorted({int(i) for i in endpoint_ids})
     result = {endpoint_id: EndpointStats(endpoint_id) for endpoint_id in ids}
     if not ids:
+        return result
+    if _beyond_raw_retention(since):
+        result.update(_long_window_stats(ids, since, until, include_synthetic))
         return result
     where = (
         f"r.{_q('endpoint_id')} IN ({', '.join(['%s'] * len(ids))})"
@@ -189,6 +196,36 @@ def endpoint_window_stats(
                 last_status=row[11],
             )
     return result
+
+
+def _beyond_raw_retention(since: datetime) -> bool:
+    """Whether the window starts before raw retention (prune_runs never deletes a run inside
+    it). Such a window is read the same way before and after pruning, so its figures hold."""
+    return since < timezone.now() - timedelta(days=settings.RUNS_RETENTION_DAYS)
+
+
+def _long_window_stats(
+    ids: list[int], since: datetime, until: datetime, include_synthetic: bool
+) -> dict[int, EndpointStats]:
+    """Hour resolution: the window widens to whole UTC hours, so that its figures are the same
+    whether an hour is read from rollups or from raw runs. Rolled-up hours come from rollups; the
+    hours after the watermark from raw runs, bucketed the same way."""
+    # monitoring.rollups builds on this module's SQL helpers, hence the late import.
+    from monitoring import rollups
+
+    since, until = rollups.floor_hour(since), rollups.ceil_hour(until)
+    rolled_until = RunHistory.objects.filter(pk=1).values_list("rolled_until", flat=True).first()
+    split = min(max(rolled_until or since, since), until)
+    parts = []
+    if since < split:
+        parts.append(rollups.rollup_tallies(ids, since, split, include_synthetic=include_synthetic))
+    if split < until:
+        parts.append(rollups.raw_tallies(ids, split, until, include_synthetic=include_synthetic))
+    tallies: dict[int, rollups.Tally] = {i: rollups.Tally() for i in ids}
+    for part in parts:
+        for endpoint_id, tally in part.items():
+            tallies[endpoint_id].add(tally)
+    return {endpoint_id: tally.to_stats(endpoint_id) for endpoint_id, tally in tallies.items()}
 
 
 # --- The synthetic report -----------------------------------------------------------------------
