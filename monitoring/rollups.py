@@ -140,25 +140,24 @@ _STATUS_SUMS = ", ".join(
 
 
 def _fold(rows: Sequence[Sequence[Any]], width: int) -> dict[Any, Tally]:
-    """Rows of (key..., d_bucket, l_bucket, count, 4 status sums, max d, max l) into Tallies."""
+    """Rows of (key..., kind, bucket, count, 4 status sums, max duration, max lateness): kind "d"
+    rows carry the counts and a duration bucket, kind "l" rows a lateness bucket."""
     tallies: dict[Any, Tally] = {}
     for row in rows:
-        key = row[0] if width == 1 else tuple(row[:width])
-        d_bucket, l_bucket, n, ok, failed, timed_out, errored, top, late = row[width:]
-        tally = tallies.setdefault(key, Tally())
-        tally.add(
-            Tally(
-                runs=int(n),
-                successes=int(ok),
-                failures=int(failed),
-                timeouts=int(timed_out),
-                errors=int(errored),
-                max_duration_ms=int(top),
-                max_lateness_ms=int(late),
-                duration_histogram=Counter({int(d_bucket): int(n)}),
-                lateness_histogram=Counter({int(l_bucket): int(n)}),
-            )
-        )
+        key = row[0] if width == 1 else (row[0], bool(row[1]))
+        kind, bucket, n, ok, failed, timed_out, errored, top, late = row[width:]
+        tally = tallies.get(key) or tallies.setdefault(key, Tally())
+        if kind == "l":
+            tally.lateness_histogram[int(bucket)] += int(n)
+            continue
+        tally.duration_histogram[int(bucket)] += int(n)
+        tally.runs += int(n)
+        tally.successes += int(ok)
+        tally.failures += int(failed)
+        tally.timeouts += int(timed_out)
+        tally.errors += int(errored)
+        tally.max_duration_ms = _max(tally.max_duration_ms, int(top))
+        tally.max_lateness_ms = _max(tally.max_lateness_ms, int(late))
     return tallies
 
 
@@ -197,9 +196,11 @@ def raw_tallies(
                    {_bucket_sql("lateness_ms")} AS l_bucket
             FROM w
         )
-        SELECT {key}, d_bucket, l_bucket, COUNT(*), {_STATUS_SUMS},
-               MAX(duration_ms), MAX(lateness_ms)
-        FROM b GROUP BY {key}, d_bucket, l_bucket
+        SELECT {key}, 'd', d_bucket, COUNT(*), {_STATUS_SUMS}, MAX(duration_ms), MAX(lateness_ms)
+        FROM b GROUP BY {key}, d_bucket
+        UNION ALL
+        SELECT {key}, 'l', l_bucket, COUNT(*), 0, 0, 0, 0, 0, 0
+        FROM b GROUP BY {key}, l_bucket
     """
     # The last run: the newest start per key, the highest id among equal starts (as stats does).
     last_sql = f"""
@@ -239,7 +240,6 @@ def rollup_tallies(
     if not include_synthetic:
         where += f" AND r.{_q('is_synthetic')} = %s"
         params.append(False)
-    each = "jsonb_each_text" if connection.vendor == "postgresql" else "json_each"
     tallies: dict[int, Tally] = {}
     with connection.cursor() as cursor:
         cursor.execute(
@@ -260,10 +260,8 @@ def rollup_tallies(
                 max_duration_ms=int(top),
                 max_lateness_ms=int(late),
             )
-        for column, attribute in (
-            ("duration_histogram", "duration_histogram"),
-            ("lateness_histogram", "lateness_histogram"),
-        ):
+        each = "jsonb_each_text" if connection.vendor == "postgresql" else "json_each"
+        for column, histogram in (("duration_histogram", "d"), ("lateness_histogram", "l")):
             cursor.execute(
                 f"""
                 SELECT r.endpoint_id, CAST(h.key AS INTEGER), SUM(CAST(h.value AS BIGINT))
@@ -273,7 +271,9 @@ def rollup_tallies(
                 params,
             )
             for endpoint_id, bucket, n in cursor.fetchall():
-                getattr(tallies[endpoint_id], attribute)[int(bucket)] += int(n)
+                tally = tallies[endpoint_id]
+                target = tally.duration_histogram if histogram == "d" else tally.lateness_histogram
+                target[int(bucket)] += int(n)
         cursor.execute(
             f"""
             SELECT r.endpoint_id, r.last_run_at, r.last_status FROM {table} r
