@@ -27,6 +27,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 import cronicorn
+from jobs.models import Run
 
 USER_AGENT = f"cronicorn/{cronicorn.__version__}"
 MAX_REDIRECTS = 5
@@ -34,15 +35,6 @@ MAX_ERROR_CHARS = 500
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 # Headers that must not follow a redirect to another host: they carry the caller's credentials.
 CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
-
-
-class RunStatus:
-    """The values of jobs.models.Run.Status, without importing the ORM into the event loop."""
-
-    SUCCESS = "success"
-    FAILURE = "failure"
-    TIMEOUT = "timeout"
-    ERROR = "error"
 
 
 @dataclass(frozen=True)
@@ -198,21 +190,21 @@ async def execute(
         async with asyncio.timeout(request.timeout_seconds):
             status_code, excerpt = await _follow(session, request, allowed_hosts)
     except TimeoutError:
-        return outcome(RunStatus.TIMEOUT, error=f"no answer within {request.timeout_seconds} s")
+        return outcome(Run.Status.TIMEOUT, error=f"no answer within {request.timeout_seconds} s")
     except BlockedAddress as exc:
-        return outcome(RunStatus.ERROR, error=f"blocked: {exc}")
+        return outcome(Run.Status.ERROR, error=f"blocked: {exc}")
     except TooManyRedirects as exc:
-        return outcome(RunStatus.ERROR, error=str(exc))
+        return outcome(Run.Status.ERROR, error=str(exc))
     except aiohttp.ClientConnectorError as exc:
         if isinstance(exc.os_error, BlockedAddress):
-            return outcome(RunStatus.ERROR, error=f"blocked: {exc.os_error}")
-        return outcome(RunStatus.ERROR, error=_short(f"connection failed: {exc}"))
+            return outcome(Run.Status.ERROR, error=f"blocked: {exc.os_error}")
+        return outcome(Run.Status.ERROR, error=_short(f"connection failed: {exc}"))
     except (aiohttp.ClientError, OSError, ValueError) as exc:
-        return outcome(RunStatus.ERROR, error=_short(f"{type(exc).__name__}: {exc}"))
+        return outcome(Run.Status.ERROR, error=_short(f"{type(exc).__name__}: {exc}"))
     status = (
-        RunStatus.SUCCESS
+        Run.Status.SUCCESS
         if is_success(status_code, request.expected_status_codes)
-        else RunStatus.FAILURE
+        else Run.Status.FAILURE
     )
     return outcome(status, status_code=status_code, response_excerpt=excerpt)
 
@@ -325,7 +317,7 @@ class Dispatcher:
             # Stopped before the answer came: the request may have gone out, so it is recorded.
             now = datetime.now(UTC)
             result = Outcome(
-                status=RunStatus.ERROR,
+                status=Run.Status.ERROR,
                 started_at=now,
                 finished_at=now,
                 duration_ms=0,
@@ -333,7 +325,9 @@ class Dispatcher:
             )
         except Exception as exc:  # a bug must not lose the run, nor kill the loop
             now = datetime.now(UTC)
-            result = Outcome(RunStatus.ERROR, now, now, 0, error=_short(f"internal error: {exc!r}"))
+            result = Outcome(
+                Run.Status.ERROR, now, now, 0, error=_short(f"internal error: {exc!r}")
+            )
         with self._lock:
             self._in_flight -= 1
         self._results.put((tag, result))
@@ -349,15 +343,6 @@ class Dispatcher:
                 taken.append(self._results.get_nowait())
         except queue.Empty:
             return taken
-
-    def cancel_all(self) -> None:
-        """Interrupt every request in flight; each still yields an (interrupted) Outcome."""
-
-        def cancel() -> None:
-            for task in list(self._tasks):
-                task.cancel()
-
-        self._loop.call_soon_threadsafe(cancel)
 
     def close(self) -> None:
         """Cancel what is left, close the session and stop the loop."""
