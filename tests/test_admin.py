@@ -26,24 +26,12 @@ from jobs.scheduling.governor import PAUSED_FOREVER
 from tests.conftest import on_postgres
 from tests.runs import record_run
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),  # no collectstatic in tests
-]
+pytestmark = pytest.mark.django_db
 
 JOB_ADD = reverse("admin:jobs_job_add")
 JOB_LIST = reverse("admin:jobs_job_changelist")
 ENDPOINT_LIST = reverse("admin:jobs_endpoint_changelist")
 RUN_LIST = reverse("admin:jobs_run_changelist")
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings):
-    # Tests run without collectstatic: the manifest storage of production has no manifest here.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 def messages_of(response) -> list[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+from playwright.sync_api import sync_playwright
 
 from jobs.models import Endpoint, Job, Run
 from jobs.scheduling.worker import Worker, WorkerOptions
@@ -20,10 +21,7 @@ from tests.conftest import CHROMIUM
 # between page steps are ordinary blocking calls all the same.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),  # no collectstatic in tests
-]
+pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -38,14 +36,7 @@ TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
-def page(settings):
-    # Tests run without collectstatic: the manifest storage of production has no manifest here.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    from playwright.sync_api import sync_playwright
-
+def page():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS

@@ -15,21 +15,9 @@ from monitoring.stats import EndpointStats, synthetic_report
 from synthetic.seeding import seed_synthetic_jobs
 from tests.runs import record_run
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),  # no collectstatic in tests
-]
+pytestmark = pytest.mark.django_db
 
 DASHBOARD = reverse("admin:cronicorn_dashboard")
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings):
-    # Tests run without collectstatic: the manifest storage of production has no manifest here.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 @pytest.fixture
