@@ -48,6 +48,8 @@ EXACT_COUNT_LIMIT = 10_000
 
 admin.site.site_header = "Cronicorn administration"
 admin.site.site_title = "Cronicorn"
+# There is no public site at /: "View site" opens the API documentation.
+admin.site.site_url = "/api/docs/"
 
 # --- Schedules in words -------------------------------------------------------------------------
 
