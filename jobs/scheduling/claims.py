@@ -117,8 +117,10 @@ def _postgres() -> bool:
 
 
 # SQLite keeps Django's text timestamps ("2026-12-03 12:00:00.123456") and compares them as text,
-# so its clock is written with the same six fractional digits (strftime gives three).
-_SQLITE_NOW = "(strftime('%Y-%m-%d %H:%M:%f', 'now'{}) || '000')"
+# so its clock is written with the same six fractional digits (strftime gives three). The %% are
+# Django's escapes: every statement using it passes a parameter list (possibly empty), so the
+# backend turns them back into %, and DEBUG's query log can format the statement.
+_SQLITE_NOW = "(strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now'{}) || '000')"
 
 
 def _now() -> str:
@@ -187,7 +189,8 @@ def sweep() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE jobs_endpoint SET lease_owner_id = NULL, lease_until = NULL "
-            f"WHERE lease_owner_id IS NOT NULL AND lease_until < {_now()}"
+            f"WHERE lease_owner_id IS NOT NULL AND lease_until < {_now()}",
+            [],
         )
         return cursor.rowcount
 
