@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: run test install lint format clean
 
 run: $(STAMP)
-	@./scripts/run-dev.sh
+	@$(BIN)/python scripts/run_dev.py
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
