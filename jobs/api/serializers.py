@@ -19,10 +19,6 @@ from jobs.scheduling import control
 from jobs.validators import validate_headers, validate_status_codes
 from monitoring.durations import parse_duration
 
-# Fields whose change replans the endpoint (control.schedule_endpoint).
-SCHEDULE_FIELDS = frozenset(
-    {"interval_seconds", "cron", "timezone", "min_interval_seconds", "max_interval_seconds"}
-)
 MAX_NEXT_RUNS = 100
 
 
@@ -185,17 +181,16 @@ class EndpointSerializer(OwnedModelSerializer):
         return attrs
 
     def create(self, validated_data: dict[str, Any]) -> Endpoint:
-        with transaction.atomic():
-            endpoint = Endpoint.objects.create(**validated_data)
-            return control.schedule_endpoint(endpoint)
+        # Endpoint.save plans the first run.
+        return Endpoint.objects.create(**validated_data)
 
     def update(self, instance: Endpoint, validated_data: dict[str, Any]) -> Endpoint:
-        replan = any(
-            name in SCHEDULE_FIELDS and value != getattr(instance, name)
-            for name, value in validated_data.items()
-        )
-        endpoint = super().update(instance, validated_data)
-        return control.schedule_endpoint(endpoint) if replan else endpoint
+        changed = [
+            name for name, value in validated_data.items() if value != getattr(instance, name)
+        ]
+        for name in changed:
+            setattr(instance, name, validated_data[name])
+        return control.save_endpoint(instance, changed)
 
 
 class NestedEndpointSerializer(EndpointSerializer):
@@ -276,7 +271,7 @@ class JobSerializer(OwnedModelSerializer):
         with transaction.atomic():
             job = Job.objects.create(owner=self.user, **validated_data)
             for data in endpoints:
-                control.schedule_endpoint(Endpoint.objects.create(job=job, **data))
+                Endpoint.objects.create(job=job, **data)
         return job
 
 

@@ -8,6 +8,7 @@ operator's change is never overwritten by a run that started before it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -23,13 +24,39 @@ from jobs.scheduling.governor import (
     plan_next_run,
 )
 
+# Editing any of these moves the next run: the endpoint is replanned after the save.
+SCHEDULE_FIELDS = frozenset(
+    {
+        "interval_seconds",
+        "cron",
+        "timezone",
+        "min_interval_seconds",
+        "max_interval_seconds",
+        "paused_until",
+    }
+)
+
 
 class ControlError(ValueError):
     """The request cannot be applied; the message is for the user."""
 
 
+def save_endpoint(endpoint: Endpoint, changed_fields: Iterable[str]) -> Endpoint:
+    """Save an operator's edit (admin or API): a new endpoint whole (Endpoint.save plans its first
+    run), an existing one by the changed fields only, since the scheduler writes the state
+    columns of the same row at any moment; then replan if the schedule changed."""
+    if endpoint._state.adding:
+        endpoint.save()
+        return endpoint
+    changed = set(changed_fields)
+    if not changed:
+        return endpoint
+    endpoint.save(update_fields=[*sorted(changed), "updated_at"])
+    return schedule_endpoint(endpoint) if changed & SCHEDULE_FIELDS else endpoint
+
+
 def schedule_endpoint(endpoint: Endpoint) -> Endpoint:
-    """Replan after the endpoint was created or its schedule was edited."""
+    """Replan after the endpoint's schedule was edited."""
     return _change(endpoint)
 
 
