@@ -1,8 +1,10 @@
 """The scheduler loop: claim -> dispatch -> record -> heartbeat -> sweep -> sleep until due.
 
 The main thread runs small synchronous steps that tests call one by one; HTTP runs on the
-Dispatcher's event loop. A database error (restart, dropped connection) is logged and retried with
-backoff; completed runs wait in memory until they are recorded, so none is lost.
+Dispatcher's event loop. In run(), completions are recorded by a second thread with its own
+database connection, so claiming, calling and recording overlap instead of waiting on each other.
+A database error (restart, dropped connection) is logged and retried with backoff; completed runs
+wait in memory until they are recorded, so none is lost.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ T = TypeVar("T")
 MAX_BACKOFF_SECONDS = 10.0
 # How long an idle worker sleeps at most: a "run now" request waits at most this long.
 MAX_IDLE_SECONDS = 1.0
+# run()'s recorder writes at most this often: fewer, bigger transactions under load.
+RECORD_INTERVAL_SECONDS = 0.1
+# A worker with no room to claim waits this long for answers to pile up, not one wake-up each.
+FULL_PAUSE_SECONDS = 0.02
 # After --shutdown-timeout, how long to keep trying to record the last runs if the database is down.
 RECORD_GRACE_SECONDS = 10.0
 
@@ -42,8 +48,10 @@ class ForcedStop(BaseException):
 
 @dataclass(frozen=True)
 class WorkerOptions:
+    # Measured in bench/RESULTS.md: small claims stay cheap, many calls in flight keep the
+    # dispatcher busy while the database answers.
     batch_size: int = 100
-    concurrency: int = 100
+    concurrency: int = 500
     shutdown_timeout: float = 30.0
     lease_seconds: float = field(default_factory=lambda: settings.SCHEDULER_LEASE_SECONDS)
     heartbeat_seconds: float = field(default_factory=lambda: settings.SCHEDULER_HEARTBEAT_SECONDS)
@@ -68,6 +76,9 @@ class Worker:
         self.pending: list[Completion] = []
         # Endpoints this worker holds a lease on and has not given back yet.
         self.leased: set[int] = set()
+        # Guards pending and leased, which run()'s recorder thread shares with the main thread.
+        self._lock = threading.Lock()
+        self._has_pending = threading.Event()
         self.stopping = False
         self._wake = threading.Event()
         self._last_heartbeat = 0.0
@@ -100,11 +111,30 @@ class Worker:
         self._wake.set()
 
     def run(self) -> None:
-        """Until request_stop(): the loop of small steps, then a graceful shutdown."""
+        """Until request_stop(): claim and collect here, record on a second thread; then a
+        graceful shutdown."""
         self.start()
+        recorder = threading.Thread(target=self._record_loop, name="record", daemon=True)
+        recorder.start()
         while not self.stopping:
-            self.step()
+            self._claim_pass()
+        # The recorder sees `stopping` and ends (a ForcedStop skips this: it is a daemon).
+        self._has_pending.set()
+        recorder.join()
         self.shutdown()
+
+    def _record_loop(self) -> None:
+        """run()'s recorder: whatever completed since its last pass, in one transaction. While it
+        waits for the database, completions pile up, so batches grow with the load."""
+        try:
+            while not self.stopping:
+                self._has_pending.wait(MAX_IDLE_SECONDS)
+                self._has_pending.clear()
+                started = time.monotonic()
+                self._guarded(self.record_step)
+                self._pause(max(0.0, RECORD_INTERVAL_SECONDS - (time.monotonic() - started)))
+        finally:
+            connection.close()  # this thread's own connection
 
     def run_once(self) -> None:
         """One pass: claim everything due, wait for the answers, record them, stop."""
@@ -119,12 +149,20 @@ class Worker:
         self.shutdown()
 
     def step(self) -> None:
+        """One pass of the loop, recording included (run() records on its own thread)."""
+        self._claim_pass()
+        self._guarded(self.record_step)
+
+    def _claim_pass(self) -> None:
         self._guarded(self.heartbeat_step)
         self._guarded(self.sweep_step)
         claimed = self._guarded(self.claim_step)
-        wait = 0.0 if claimed else (self._guarded(self.idle_seconds) or 0.0)
+        if not claimed and self.dispatcher.in_flight and not self.claim_limit():
+            self._wake.wait(FULL_PAUSE_SECONDS)
+            wait = 0.0
+        else:
+            wait = 0.0 if claimed else (self._guarded(self.idle_seconds) or 0.0)
         self.collect(wait)
-        self._guarded(self.record_step)
 
     def shutdown(self) -> None:
         """Drain in-flight runs up to shutdown_timeout, record them, give back the rest."""
@@ -154,11 +192,12 @@ class Worker:
 
     def claim_step(self) -> int:
         """Lease as many due endpoints as there is room for and start them; returns how many."""
-        limit = min(self.options.batch_size, self.dispatcher.capacity)
+        limit = self.claim_limit()
         if self.stopping or limit <= 0:
             return 0
         now, rows = claims.claim(self.worker_id, limit, self.options.lease_seconds)
-        self.leased.update(row["id"] for row in rows)
+        with self._lock:
+            self.leased.update(row["id"] for row in rows)
         started: list[tuple[Slot, Request]] = []
         deferrals: list[Deferral] = []
         for row in rows:
@@ -184,9 +223,18 @@ class Worker:
         # Start the calls before anything else can fail: their leases are already taken.
         self.dispatcher.submit(started)
         # If the deferral fails, these leases expire and the next claim decides again.
-        self.leased.difference_update(item.endpoint_id for item in deferrals)
+        with self._lock:
+            self.leased.difference_update(item.endpoint_id for item in deferrals)
         claims.defer(self.worker_id, deferrals)
         return len(rows)
+
+    def claim_limit(self) -> int:
+        """How many endpoints the next claim may take: none while less than a quarter of a batch
+        of room is free, so a saturated worker claims in batches, not one endpoint at a time."""
+        room = self.dispatcher.capacity
+        if room < min(self.options.batch_size, self.options.concurrency) // 4:
+            return 0
+        return min(self.options.batch_size, room)
 
     def prepare(self, row: dict, now: datetime) -> tuple[Slot, Request] | Deferral:
         """What to do with one claimed endpoint: call it, or defer a misfired slot."""
@@ -228,12 +276,16 @@ class Worker:
     def collect(self, wait: float) -> int:
         """Move finished calls into `pending`; waits up to `wait` for the first one."""
         taken = self.dispatcher.take(wait)
-        self.pending.extend(Completion(slot, outcome) for slot, outcome in taken)
+        if taken:
+            with self._lock:
+                self.pending.extend(Completion(slot, outcome) for slot, outcome in taken)
+            self._has_pending.set()
         return len(taken)
 
     def record_step(self) -> int:
         """Record every pending completion in one transaction; returns how many were recorded."""
-        batch = list(self.pending)
+        with self._lock:
+            batch = list(self.pending)
         if not batch:
             return 0
         try:
@@ -243,8 +295,10 @@ class Worker:
         except Exception:
             logger.exception("recording %s runs failed; recording them one by one", len(batch))
             self._record_one_by_one(batch)
-        del self.pending[: len(batch)]
-        self.leased.difference_update(completion.slot.endpoint_id for completion in batch)
+        with self._lock:
+            # Only the main thread appends, so the batch is still the head of the list.
+            del self.pending[: len(batch)]
+            self.leased.difference_update(completion.slot.endpoint_id for completion in batch)
         return len(batch)
 
     def _record_one_by_one(self, batch: list[Completion]) -> None:
@@ -267,7 +321,9 @@ class Worker:
     def heartbeat_step(self, force: bool = False) -> bool:
         if not force and time.monotonic() - self._last_heartbeat < self.options.heartbeat_seconds:
             return False
-        claims.heartbeat(self.worker_id, self.leased, self.options.lease_seconds)
+        with self._lock:
+            leased = list(self.leased)
+        claims.heartbeat(self.worker_id, leased, self.options.lease_seconds)
         self._last_heartbeat = time.monotonic()
         return True
 
@@ -285,7 +341,7 @@ class Worker:
         never past the next heartbeat nor MAX_IDLE_SECONDS."""
         until_heartbeat = self._last_heartbeat + self.options.heartbeat_seconds - time.monotonic()
         bound = max(0.0, min(MAX_IDLE_SECONDS, until_heartbeat))
-        if not self.dispatcher.capacity:
+        if not self.claim_limit():
             return bound
         due = claims.seconds_until_next_due()
         return bound if due is None else max(0.0, min(due, bound))

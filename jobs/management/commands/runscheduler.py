@@ -21,9 +21,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--batch-size", type=int, default=100, help="Endpoints per claim.")
+        defaults = WorkerOptions
         parser.add_argument(
-            "--concurrency", type=int, default=100, help="Requests in flight at most."
+            "--batch-size",
+            type=int,
+            default=defaults.batch_size,
+            help=f"Endpoints per claim at most (default {defaults.batch_size}).",
+        )
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=defaults.concurrency,
+            help=f"Requests in flight at most (default {defaults.concurrency}).",
         )
         parser.add_argument(
             "--shutdown-timeout",
