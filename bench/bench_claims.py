@@ -9,7 +9,7 @@ from django.db import connection
 from jobs.scheduling import claims
 
 
-def time_claims(samples: int, batch: int = 500, lease_seconds: float = 20) -> dict:
+def time_claims(samples: int, batch: int, lease_seconds: float = 20) -> dict:
     worker_id = claims.register_worker("bench-claims", "bench", 0)
     timings: list[float] = []
     claimed = 0

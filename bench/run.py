@@ -46,7 +46,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=None, help="runscheduler --concurrency")
     parser.add_argument("--batch-size", type=int, default=None, help="runscheduler --batch-size")
     parser.add_argument("--raw-seconds", type=float, default=5.0)
-    parser.add_argument("--claim-samples", type=int, default=200, help="timed claims (0 to skip)")
+    parser.add_argument(
+        "--claim-samples",
+        type=int,
+        default=200,
+        help="timed claims of --batch-size (or runscheduler's default) before the run; 0 skips",
+    )
     parser.add_argument("--warmup", type=float, default=None, help="seconds left out at the start")
     return parser.parse_args()
 
@@ -242,13 +247,20 @@ def analyse(
     }
 
 
-def claim_timings(samples: int) -> dict | None:
-    """Time the claim statement alone (p50/p95 ms), each claim released at once."""
-    if samples <= 0:
+def claim_timings(args: argparse.Namespace, first_slot: datetime) -> dict | None:
+    """Time the claim statement alone (p50/p95 ms), each claim released at once, once a full
+    batch is due (an empty claim would flatter it)."""
+    if args.claim_samples <= 0:
         return None
     from bench_claims import time_claims
 
-    return time_claims(samples)
+    from jobs.scheduling.clock import database_now
+    from jobs.scheduling.worker import WorkerOptions
+
+    batch = args.batch_size or WorkerOptions.batch_size
+    due = first_slot + timedelta(seconds=batch * args.interval / max(args.endpoints, 1))
+    time.sleep(max(0.0, (due - database_now()).total_seconds()))
+    return time_claims(args.claim_samples, batch)
 
 
 def main() -> None:
@@ -267,7 +279,7 @@ def main() -> None:
             )
             first_slot = database_now() + timedelta(seconds=3)
             seed(args, port, first_slot)
-            claims = claim_timings(args.claim_samples) if args.registered else None
+            claims = claim_timings(args, first_slot)
             started = database_now()
             usages = run_schedulers(args, database_url)
         finally:

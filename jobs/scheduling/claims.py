@@ -236,8 +236,11 @@ def release_unstarted(worker_id: int) -> int:
 
 def _claim_sql(limit: int, worker_id: int, lease_seconds: float) -> tuple[str, list[Any]]:
     lease_until, lease_params = _now_plus(lease_seconds)
-    active = "EXISTS (SELECT 1 FROM jobs_job j WHERE j.id = e.job_id AND j.status = 'active')"
+    active = "EXISTS (SELECT 1 FROM jobs_job j WHERE j.id = e.job_id AND j.status = 'active'{})"
     if _postgres():
+        # OFFSET 0 keeps the job check a per-row filter: as a join, the planner read and sorted
+        # every due endpoint (a backlog) before the LIMIT, instead of stopping after `limit`.
+        active = active.format(" OFFSET 0")
         # Each branch walks its partial index (endpoint_run_requested_idx, endpoint_due_idx) in
         # due order and stops at LIMIT; SKIP LOCKED leaves rows another worker is claiming.
         sql = f"""
@@ -260,6 +263,7 @@ def _claim_sql(limit: int, worker_id: int, lease_seconds: float) -> tuple[str, l
         """
         return sql, [limit, limit, limit, worker_id, *lease_params]
     # SQLite: one statement in one write transaction; there is a single writer at a time.
+    active = active.format("")
     now = _now()
     sql = f"""
         UPDATE jobs_endpoint
