@@ -247,20 +247,18 @@ def analyse(
     }
 
 
-def claim_timings(args: argparse.Namespace, first_slot: datetime) -> dict | None:
-    """Time the claim statement alone (p50/p95 ms), each claim released at once, once a full
-    batch is due (an empty claim would flatter it)."""
+def claim_timings(args: argparse.Namespace) -> dict | None:
+    """After the run: time the claim statement alone (p50/p95 ms), each claim released at once,
+    once every endpoint is due again (an empty claim would flatter it). Timing it before the run
+    would leave the scheduler a backlog to start with."""
     if args.claim_samples <= 0:
         return None
     from bench_claims import time_claims
 
-    from jobs.scheduling.clock import database_now
     from jobs.scheduling.worker import WorkerOptions
 
-    batch = args.batch_size or WorkerOptions.batch_size
-    due = first_slot + timedelta(seconds=batch * args.interval / max(args.endpoints, 1))
-    time.sleep(max(0.0, (due - database_now()).total_seconds()))
-    return time_claims(args.claim_samples, batch)
+    time.sleep(args.interval)
+    return time_claims(args.claim_samples, args.batch_size or WorkerOptions.batch_size)
 
 
 def main() -> None:
@@ -279,13 +277,13 @@ def main() -> None:
             )
             first_slot = database_now() + timedelta(seconds=3)
             seed(args, port, first_slot)
-            claims = claim_timings(args, first_slot)
             started = database_now()
             usages = run_schedulers(args, database_url)
         finally:
             target.send_signal(signal.SIGTERM)
             target.wait(timeout=30)
         seen = json.loads(stats_file.read_text())
+    claims = claim_timings(args)
 
     warmup = args.warmup if args.warmup is not None else max(args.interval, 2.0)
     window = (
