@@ -50,7 +50,7 @@ class ForcedStop(BaseException):
 class WorkerOptions:
     # Measured in bench/RESULTS.md: small claims stay cheap, many calls in flight keep the
     # dispatcher busy while the database answers.
-    batch_size: int = 100
+    batch_size: int = 50
     concurrency: int = 500
     shutdown_timeout: float = 30.0
     lease_seconds: float = field(default_factory=lambda: settings.SCHEDULER_LEASE_SECONDS)
