@@ -103,31 +103,30 @@ def start_target(workdir: Path) -> tuple[subprocess.Popen, int, Path]:
     raise SystemExit("the benchmark target did not start")
 
 
-def seed(args: argparse.Namespace, port: int, first_slot: datetime) -> None:
-    """N endpoints whose first slots are spread evenly over one interval, plus the not-due ones."""
+def seed(args: argparse.Namespace, port: int) -> datetime:
+    """The not-due endpoints, then N endpoints whose first slots are spread evenly over one
+    interval from 3 s later; returns that first slot. (Seeding a million rows takes longer than
+    3 s: slots counted from before it would start the run with a backlog.)"""
     from django.contrib.auth import get_user_model
     from django.db import connection
 
     from jobs.models import Endpoint, Job
+    from jobs.scheduling.clock import database_now
 
     user = get_user_model().objects.create_user("bench")
     job = Job.objects.create(owner=user, name="bench")
     idle_job = Job.objects.create(owner=user, name="registered, not due")
     url = f"http://127.0.0.1:{port}/e/"
     if connection.vendor == "postgresql":
-        insert_series(job.pk, args.endpoints, url, args.interval, first_slot, spread=True)
         if args.registered:
-            insert_series(
-                idle_job.pk,
-                args.registered,
-                url,
-                3600,
-                first_slot + timedelta(days=365),
-                spread=False,
-            )
+            idle_from = database_now() + timedelta(days=365)
+            insert_series(idle_job.pk, args.registered, url, 3600, idle_from, spread=False)
+        first_slot = database_now() + timedelta(seconds=3)
+        insert_series(job.pk, args.endpoints, url, args.interval, first_slot, spread=True)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE jobs_endpoint")
-        return
+        return first_slot
+    first_slot = database_now() + timedelta(seconds=3)
     step = args.interval / max(args.endpoints, 1)
     Endpoint.objects.bulk_create(
         [
@@ -143,6 +142,7 @@ def seed(args: argparse.Namespace, port: int, first_slot: datetime) -> None:
         ],
         batch_size=2000,
     )
+    return first_slot
 
 
 def insert_series(
@@ -275,8 +275,7 @@ def main() -> None:
             raw = raw_requests_per_second(
                 f"http://127.0.0.1:{port}/raw", args.raw_seconds, args.concurrency or 64
             )
-            first_slot = database_now() + timedelta(seconds=3)
-            seed(args, port, first_slot)
+            first_slot = seed(args, port)
             started = database_now()
             usages = run_schedulers(args, database_url)
         finally:
