@@ -201,10 +201,15 @@ def heartbeat(worker_id: int, endpoint_ids: Collection[int], lease_seconds: floa
             )
         if not endpoint_ids:
             return 0
-        # Uses endpoint_leased_idx.
-        return Endpoint.objects.filter(lease_owner_id=worker_id, id__in=endpoint_ids).update(
-            lease_until=RawSQL(lease_until, params)
+        # Locked in id order first, like complete() does on the recorder thread's connection:
+        # an UPDATE alone locks in scan order, and the two could deadlock.
+        held = list(
+            Endpoint.objects.select_for_update()
+            .filter(lease_owner_id=worker_id, id__in=endpoint_ids)
+            .order_by("id")
+            .values_list("id", flat=True)
         )
+        return Endpoint.objects.filter(id__in=held).update(lease_until=RawSQL(lease_until, params))
 
 
 def sweep() -> int:
