@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django import forms
 
-from jobs.models import Endpoint
+from jobs.models import REQUEST_FIELDS, Endpoint
 from jobs.scheduling.control import SCHEDULE_FIELDS, save_endpoint
 
 
@@ -19,13 +19,7 @@ class EndpointForm(forms.ModelForm):
         fields = [
             "job",
             "name",
-            "url",
-            "method",
-            "headers",
-            "body",
-            "timeout_seconds",
-            "max_response_bytes",
-            "expected_status_codes",
+            *REQUEST_FIELDS,
             *sorted(SCHEDULE_FIELDS),
         ]
         widgets = {"url": forms.TextInput(attrs={"class": "vURLField"})}

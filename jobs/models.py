@@ -26,6 +26,17 @@ MAX_TIMEOUT_SECONDS = 600
 MAX_RESPONSE_BYTES = 1024 * 1024
 MAX_URL_LENGTH = 2048
 
+# What the scheduler sends for an endpoint: the fields of its HTTP request.
+REQUEST_FIELDS = (
+    "url",
+    "method",
+    "headers",
+    "body",
+    "timeout_seconds",
+    "max_response_bytes",
+    "expected_status_codes",
+)
+
 
 class Job(models.Model):
     class Status(models.TextChoices):

@@ -14,7 +14,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
-from jobs.models import MAX_INTERVAL_SECONDS, Endpoint, Job, Run
+from jobs.models import MAX_INTERVAL_SECONDS, REQUEST_FIELDS, Endpoint, Job, Run
 from jobs.scheduling import control
 from jobs.validators import validate_headers, validate_status_codes
 from monitoring.durations import parse_duration
@@ -118,13 +118,7 @@ class EndpointSerializer(OwnedModelSerializer):
             "id",
             "job",
             "name",
-            "url",
-            "method",
-            "headers",
-            "body",
-            "timeout_seconds",
-            "max_response_bytes",
-            "expected_status_codes",
+            *REQUEST_FIELDS,
             "interval_seconds",
             "cron",
             "timezone",

@@ -21,7 +21,7 @@ from django.db.models import DateTimeField
 from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
-from jobs.models import Endpoint, SchedulerWorker
+from jobs.models import REQUEST_FIELDS, Endpoint, SchedulerWorker
 from jobs.scheduling.clock import database_now
 from jobs.scheduling.dispatch import Outcome
 from jobs.scheduling.governor import Policy, ScheduleState, plan_next_run
@@ -34,13 +34,7 @@ POISON_DELAY_SECONDS = 60
 # What the worker needs to call a claimed endpoint.
 CLAIM_FIELDS = (
     "id",
-    "url",
-    "method",
-    "headers",
-    "body",
-    "timeout_seconds",
-    "max_response_bytes",
-    "expected_status_codes",
+    *REQUEST_FIELDS,
     "cron",
     "next_run_at",
     "next_run_source",
