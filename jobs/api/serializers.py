@@ -20,6 +20,22 @@ from jobs.validators import validate_headers, validate_status_codes
 from monitoring.durations import parse_duration
 
 MAX_NEXT_RUNS = 100
+# Shown but read-only: hints, pause and the scheduler's state change through the actions, which
+# replan the endpoint.
+ENDPOINT_STATE_FIELDS = [
+    "hint_interval_seconds",
+    "hint_next_run_at",
+    "hint_expires_at",
+    "hint_reason",
+    "paused_until",
+    "next_run_at",
+    "next_run_source",
+    "run_requested_at",
+    "last_run_at",
+    "failure_count",
+    "created_at",
+    "updated_at",
+]
 
 
 class StrictSerializer(serializers.Serializer):
@@ -124,35 +140,10 @@ class EndpointSerializer(OwnedModelSerializer):
             "timezone",
             "min_interval_seconds",
             "max_interval_seconds",
-            "hint_interval_seconds",
-            "hint_next_run_at",
-            "hint_expires_at",
-            "hint_reason",
-            "paused_until",
             "is_paused",
-            "next_run_at",
-            "next_run_source",
-            "run_requested_at",
-            "last_run_at",
-            "failure_count",
-            "created_at",
-            "updated_at",
+            *ENDPOINT_STATE_FIELDS,
         ]
-        # Hints, pause and state change through the actions, which replan the endpoint.
-        read_only_fields = [
-            "hint_interval_seconds",
-            "hint_next_run_at",
-            "hint_expires_at",
-            "hint_reason",
-            "paused_until",
-            "next_run_at",
-            "next_run_source",
-            "run_requested_at",
-            "last_run_at",
-            "failure_count",
-            "created_at",
-            "updated_at",
-        ]
+        read_only_fields = ENDPOINT_STATE_FIELDS
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
