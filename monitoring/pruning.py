@@ -1,5 +1,6 @@
 """Pruning run history: raw runs past retention (after their hours are rolled up) and rollups
-past theirs, deleted in small batches that never hold a long lock or rewrite the table."""
+past theirs, deleted in small batches that never hold a long lock or rewrite the table; and the
+rows of scheduler processes gone for as long."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import models, transaction
 
-from jobs.models import Run
+from jobs.models import Run, SchedulerWorker
 from monitoring import rollups
 from monitoring.models import RunHistory, RunRollup
 
@@ -29,6 +30,7 @@ class PrunePlan:
     runs: int
     rollups: int
     hours_to_roll_up: int
+    workers: int = 0  # SchedulerWorker rows whose last heartbeat is before runs_before
 
     def describe(self, done: bool) -> str:
         verb = "deleted" if done else "would delete"
@@ -36,6 +38,11 @@ class PrunePlan:
             f"{verb} {self.runs:,} runs started before {self.runs_before:%Y-%m-%d %H:%M} UTC "
             f"and {self.rollups:,} hourly rollups before {self.rollups_before:%Y-%m-%d} "
             f"({'rolled up' if done else 'after rolling up'} {self.hours_to_roll_up} hours)"
+            + (
+                f", and {self.workers:,} scheduler worker row(s) silent since then"
+                if self.workers
+                else ""
+            )
         )
 
 
@@ -64,6 +71,7 @@ def plan_prune(now: datetime, older_than: timedelta) -> PrunePlan:
         runs=Run.objects.filter(started_at__lt=runs_before).count(),
         rollups=RunRollup.objects.filter(hour__lt=rollups_before).count(),
         hours_to_roll_up=pending,
+        workers=_gone_workers(runs_before).count(),
     )
 
 
@@ -129,10 +137,17 @@ def prune(
 
     runs = delete_in_batches(Run, "started_at", plan.runs_before, batch_size, report)
     old_rollups = delete_in_batches(RunRollup, "hour", plan.rollups_before, batch_size)
+    # One row per process start would pile up; a worker silent since the cut-off has no runs left.
+    workers, _ = _gone_workers(plan.runs_before).delete()
     return PrunePlan(
         runs_before=plan.runs_before,
         rollups_before=plan.rollups_before,
         runs=runs,
         rollups=old_rollups,
         hours_to_roll_up=plan.hours_to_roll_up,
+        workers=workers,
     )
+
+
+def _gone_workers(before: datetime) -> models.QuerySet:
+    return SchedulerWorker.objects.filter(heartbeat_at__lt=before)

@@ -15,7 +15,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 from freezegun import freeze_time
 
-from jobs.models import Endpoint, Job, Run
+from jobs.models import Endpoint, Job, Run, SchedulerWorker
 from monitoring import pruning, rollups
 from monitoring.models import RunRollup
 from monitoring.stats import endpoint_window_stats, synthetic_report
@@ -75,6 +75,20 @@ def test_it_deletes_runs_past_retention_once_their_hours_are_rolled_up(history):
     assert Run.objects.filter(started_at__gte=CUTOFF).count() == 84
     assert sum(RunRollup.objects.filter(hour__lt=CUTOFF).values_list("runs", flat=True)) == 36
     assert rollups.history().rolled_until == datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+
+
+@freeze_time(NOW)
+def test_it_forgets_schedulers_gone_since_the_cut_off_and_keeps_live_ones(history):
+    def worker(name: str, last_heartbeat: datetime) -> SchedulerWorker:
+        return SchedulerWorker.objects.create(
+            name=name, hostname="h", pid=1, started_at=last_heartbeat, heartbeat_at=last_heartbeat
+        )
+
+    worker("gone", NOW - 30 * DAY)
+    worker("live", NOW)
+    assert "and 1 scheduler worker row(s) silent since then" in prune_command("--dry-run")
+    assert "and 1 scheduler worker row(s) silent since then" in prune_command()
+    assert list(SchedulerWorker.objects.values_list("name", flat=True)) == ["live"]
 
 
 @freeze_time(NOW)
