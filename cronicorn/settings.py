@@ -228,9 +228,7 @@ API_MAX_HEADER_BYTES = env_int("API_MAX_HEADER_BYTES", 8 * 1024, minimum=0)
 # Requests per API key (or per session user); DRF's rate syntax: N/second|minute|hour|day.
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")
 if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_THROTTLE_RATE):
-    raise ImproperlyConfigured(
-        f"API_THROTTLE_RATE={API_THROTTLE_RATE!r} must look like 600/minute"
-    )
+    raise ImproperlyConfigured(f"API_THROTTLE_RATE={API_THROTTLE_RATE!r} must look like 600/minute")
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500, minimum=1)
 

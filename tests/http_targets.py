@@ -1,7 +1,7 @@
 """A local HTTP target for the scheduler's tests: counts what it receives, answers on demand.
 
 Paths: /ok, /status/<code>, /slow?ms=N, /slow-first?ms=N (slow for attempt 1 only),
-/huge?bytes=N, /redirect?to=<url>, /loop (redirects to itself). Every request is kept (path, headers) so tests can assert what went out.
+/huge?bytes=N, /redirect?to=<url>[&code=30x], /loop (redirects to itself). Every request is kept (path, headers) so tests can assert what went out.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts.path == "/huge":
             self._send_huge(int(query.get("bytes", str(50 * 1024 * 1024))))
         elif parts.path == "/redirect":
-            self._send(302, b"", {"Location": query["to"]})
+            self._send(int(query.get("code", "302")), b"", {"Location": query["to"]})
         elif parts.path == "/loop":
             self._send(302, b"", {"Location": "/loop"})
         else:

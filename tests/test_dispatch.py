@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 import cronicorn
+from jobs.scheduling import dispatch
 from jobs.scheduling.dispatch import (
     Dispatcher,
     Outcome,
@@ -195,3 +196,81 @@ def test_closing_interrupts_requests_in_flight_and_still_reports_them(target):
     assert outcome.status == "error"
     assert "interrupted" in outcome.error
     assert dispatcher.in_flight == 0
+
+
+def test_each_method_goes_out_with_its_body_and_a_text_content_type_by_default(target):
+    outcomes = call(
+        make_request(target.url("/ok"), method="POST", body="hello"),
+        make_request(
+            target.url("/ok"),
+            method="PUT",
+            body='{"a": 1}',
+            headers={"Content-Type": "application/json"},
+        ),
+        make_request(target.url("/ok"), method="DELETE"),
+        make_request(target.url("/ok"), method="PATCH"),
+        make_request(target.url("/ok"), method="HEAD"),
+    )
+    assert [o.status for o in outcomes] == ["success"] * 5
+    received = {r.method: r for r in target.received}
+    assert set(received) == {"POST", "PUT", "DELETE", "PATCH", "HEAD"}
+    assert received["POST"].body == "hello"
+    assert received["POST"].headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert received["PUT"].body == '{"a": 1}'
+    assert received["PUT"].headers["Content-Type"] == "application/json"
+    assert received["DELETE"].body == "" and "Content-Type" not in received["DELETE"].headers
+    assert received["PATCH"].headers["Content-Length"] == "0"
+    assert "Content-Type" not in received["PATCH"].headers
+    assert outcomes[4].response_excerpt == ""  # HEAD: no body is read
+
+
+def test_a_header_with_an_empty_value_is_sent_empty(target):
+    call(make_request(target.url("/ok"), headers={"X-Empty": ""}))
+    [received] = target.received
+    assert received.headers["X-Empty"] == ""
+
+
+def test_a_proxy_from_the_environment_is_never_used(target, monkeypatch):
+    refused = refused_url().rstrip("/")
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, refused)
+    [outcome] = call(make_request(target.url("/ok")))
+    assert outcome.status == "success"
+
+
+def test_a_redirect_to_another_host_drops_the_credentials(target):
+    other_host = f"http://localhost:{target.port}/ok"
+    same_host = target.url("/ok")
+    headers = {"Authorization": "Bearer t", "Cookie": "a=1", "X-Kept": "yes"}
+    call(
+        make_request(target.url(f"/redirect?to={same_host}"), headers=headers),
+        make_request(target.url(f"/redirect?to={other_host}"), headers=headers),
+        allowed_hosts=frozenset({"127.0.0.1", "localhost"}),
+    )
+    second_hops = [r for r in target.received if r.path == "/ok"]
+    by_host = {r.headers["Host"].split(":")[0]: r.headers for r in second_hops}
+    assert by_host["127.0.0.1"]["Authorization"] == "Bearer t"
+    assert "Authorization" not in by_host["localhost"]
+    assert "Cookie" not in by_host["localhost"]
+    assert by_host["localhost"]["X-Kept"] == "yes"
+
+
+def test_a_303_after_a_post_is_followed_with_a_get_without_the_body(target):
+    ok = target.url("/ok")
+    [outcome] = call(
+        make_request(target.url(f"/redirect?to={ok}&code=303"), method="POST", body="data")
+    )
+    assert outcome.status == "success"
+    first, second = target.received
+    assert (first.method, first.body) == ("POST", "data")
+    assert (second.method, second.body) == ("GET", "")
+
+
+def test_it_works_with_poll_where_there_is_no_epoll(target, monkeypatch):
+    """macOS has no epoll: the dispatcher waits with poll() there."""
+    monkeypatch.setattr(dispatch, "_HAS_EPOLL", False)
+    outcomes = call(
+        make_request(target.url("/ok")),
+        make_request(target.url("/slow?ms=3000"), timeout_seconds=0.3),
+    )
+    assert [o.status for o in outcomes] == ["success", "timeout"]

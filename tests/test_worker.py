@@ -229,6 +229,8 @@ def test_it_heartbeats_and_sweeps_on_its_own_period(alice_job, make_worker, monk
     assert worker.heartbeat_step() is False  # start() counts as a heartbeat
     assert worker.heartbeat_step(force=True) is True
     dead = add(alice_job, "dead", "https://example.com/")
+    # Due without doubt: SQLite's now() has millisecond precision, the model's clock microseconds.
+    Endpoint.objects.filter(pk=dead.pk).update(next_run_at=database_now() - timedelta(seconds=1))
     other = claims.register_worker("dead:1:cccccc", "dead", 1)
     claims.claim(other, 10, lease_seconds=20)
     Endpoint.objects.filter(pk=dead.pk).update(lease_until=database_now() - timedelta(seconds=1))
