@@ -7,6 +7,7 @@ Paths: /ok, /status/<code>, /slow?ms=N, /slow-first?ms=N (slow for attempt 1 onl
 from __future__ import annotations
 
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -96,10 +97,16 @@ class _Server(ThreadingHTTPServer):
 
 
 class TargetServer:
-    """with TargetServer() as target: target.url("/ok"); target.received; target.slots()."""
+    """with TargetServer() as target: target.url("/ok"); target.received; target.slots().
+    With a server SSLContext it answers HTTPS."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
 
     def __enter__(self) -> TargetServer:
         self._server = _Server()
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -113,7 +120,8 @@ class TargetServer:
         return self._server.server_address[1]
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     @property
     def received(self) -> list[Received]:

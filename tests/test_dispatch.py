@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import shutil
+import ssl
+import subprocess
 import time
 from datetime import UTC, datetime
 
@@ -274,3 +277,35 @@ def test_it_works_with_poll_where_there_is_no_epoll(target, monkeypatch):
         make_request(target.url("/slow?ms=3000"), timeout_seconds=0.3),
     )
     assert [o.status for o in outcomes] == ["success", "timeout"]
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    """A self-signed certificate for 127.0.0.1: (certificate file, key file)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_https_trusts_only_certificates_from_the_ca_bundle(certificate, monkeypatch):
+    cert, key = certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with TargetServer(tls=context) as server:
+        [untrusted] = call(make_request(server.url("/ok")))
+        assert untrusted.status == "error"
+        assert "connection failed" in untrusted.error and "certificate" in untrusted.error
+        monkeypatch.setattr(dispatch, "CA_BUNDLE", str(cert))
+        [trusted] = call(make_request(server.url("/ok")))
+        assert (trusted.status, trusted.response_excerpt) == ("success", "ok")

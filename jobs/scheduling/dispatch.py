@@ -18,6 +18,7 @@ import logging
 import queue
 import select
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterable
@@ -53,7 +54,9 @@ SCHEDULER_HEADERS = frozenset(
 )
 # Headers that must not follow a redirect to another host: they carry the caller's credentials.
 CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
-CA_BUNDLE = certifi.where()
+# The CA bundle Python's ssl module would use (SSL_CERT_FILE overrides it), else certifi's:
+# libcurl in pycurl's wheels has no default of its own that fits every system.
+CA_BUNDLE = ssl.get_default_verify_paths().cafile or certifi.where()
 # libcurl errors that mean the endpoint could not be reached at all.
 CONNECTION_ERRORS = frozenset(
     {
