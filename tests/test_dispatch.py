@@ -309,3 +309,49 @@ def test_https_trusts_only_certificates_from_the_ca_bundle(certificate, monkeypa
         monkeypatch.setattr(dispatch, "CA_BUNDLE", str(cert))
         [trusted] = call(make_request(server.url("/ok")))
         assert (trusted.status, trusted.response_excerpt) == ("success", "ok")
+
+
+def test_a_header_value_beyond_ascii_goes_out_as_utf8(target):
+    [outcome] = call(make_request(target.url("/ok"), headers={"X-Name": "José"}))
+    assert outcome.status == "success"
+    [received] = target.received
+    # http.server reads header bytes as Latin-1: the UTF-8 bytes arrived unchanged.
+    assert received.headers["X-Name"].encode("latin-1").decode() == "José"
+
+
+def test_a_url_that_cannot_be_called_is_an_error_and_the_others_still_go(target):
+    bad, good = call(make_request("http://127.0.0.1:99999/x"), make_request(target.url("/ok")))
+    assert bad.status == "error" and "Port out of range" in bad.error
+    assert good.status == "success"
+
+
+def test_a_bug_while_judging_an_answer_is_an_error_run_and_the_dispatcher_goes_on(
+    target, monkeypatch
+):
+    def broken(status_code, expected):
+        if status_code == 500:
+            raise RuntimeError("judging failed")
+        return 200 <= status_code < 300
+
+    monkeypatch.setattr(dispatch, "is_success", broken)
+    dispatcher = Dispatcher(concurrency=4)
+    try:
+        dispatcher.submit(
+            [
+                ("bad", make_request(target.url("/status/500"))),
+                ("ok", make_request(target.url("/ok"))),
+            ]
+        )
+        results = {}
+        deadline = time.monotonic() + 10
+        while len(results) < 2 and time.monotonic() < deadline:
+            results.update(dispatcher.take(wait=0.5))
+        assert results["bad"].status == "error"
+        assert "internal error" in results["bad"].error and "judging failed" in results["bad"].error
+        assert results["ok"].status == "success"
+        dispatcher.submit([("again", make_request(target.url("/ok")))])
+        [(tag, again)] = dispatcher.take(wait=5)
+        assert (tag, again.status) == ("again", "success")
+        assert dispatcher.in_flight == 0
+    finally:
+        dispatcher.close()

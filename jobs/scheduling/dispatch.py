@@ -402,14 +402,18 @@ class Dispatcher:
         if what == pycurl.POLL_REMOVE:
             if fd in self._watched:
                 self._watched.discard(fd)
-                self._poller.unregister(fd)
+                with contextlib.suppress(OSError):  # already closed: the poller dropped it
+                    self._poller.unregister(fd)
             return
         mask = _POLL_MASKS[what]
         if fd in self._watched:
-            self._poller.modify(fd, mask)
-        else:
-            self._poller.register(fd, mask)
-            self._watched.add(fd)
+            try:
+                self._poller.modify(fd, mask)
+                return
+            except FileNotFoundError:
+                pass  # closed without a REMOVE and its number reused: the poller forgot it
+        self._poller.register(fd, mask)
+        self._watched.add(fd)
 
     def _set_timer(self, milliseconds: int) -> None:
         """libcurl's timer callback: -1 cancels, 0 means at once."""
@@ -467,14 +471,16 @@ class Dispatcher:
         if _normal_host(call.url.host or "") not in self.allowed_hosts:
             setopt(pycurl.OPENSOCKETFUNCTION, call.open_socket)
         lines = [_header_line(name, value) for name, value in call.headers.items()]
-        lines.append("Expect:")  # send the body at once, never wait for 100-continue
+        lines.append(b"Expect:")  # send the body at once, never wait for 100-continue
         method = call.method
         if call.body is not None or method in ("POST", "PUT", "PATCH"):
             body = (call.body or "").encode()
             setopt(pycurl.POSTFIELDS, body)  # also sets Content-Length
             if not any(name.lower() == "content-type" for name in call.headers):
                 # libcurl would say a form was posted; the body is the endpoint's text.
-                lines.append("Content-Type: text/plain; charset=utf-8" if body else "Content-Type:")
+                lines.append(
+                    b"Content-Type: text/plain; charset=utf-8" if body else b"Content-Type:"
+                )
             if method != "POST":
                 setopt(pycurl.CUSTOMREQUEST, method)
         elif method == "HEAD":
@@ -604,8 +610,9 @@ def _failed(exc: Exception, call: _Call | None = None) -> Outcome:
     return Outcome(Run.Status.ERROR, now, now, 0, error=error)
 
 
-def _header_line(name: str, value: str) -> str:
+def _header_line(name: str, value: str) -> bytes:
     if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
         raise ValueError(f"the header {name!r} contains a line break")
-    # libcurl drops "Name:" (no value); "Name;" is how it sends an empty one.
-    return f"{name}: {value}" if value else f"{name};"
+    # libcurl drops "Name:" (no value); "Name;" is how it sends an empty one. UTF-8, as bytes:
+    # pycurl takes text headers as ASCII only.
+    return (f"{name}: {value}" if value else f"{name};").encode()
