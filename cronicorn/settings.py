@@ -99,6 +99,9 @@ TEMPLATES = [
 DATABASES = {"default": env_db("DATABASE_URL", f"sqlite:///{DATA_DIR / 'cronicorn.sqlite3'}")}
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
+    if _db["NAME"] != ":memory:":
+        # A fresh clone has no data/ folder yet (it is not in git): SQLite cannot create it.
+        Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN, so the
     # web app and the scheduler queue for it (up to the timeout) instead of failing mid-transaction.
     _db["OPTIONS"] = {

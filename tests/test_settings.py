@@ -96,3 +96,11 @@ def test_sqlite_is_the_default_database_in_a_local_data_folder(settings):
         pytest.skip("DATABASE_URL is set for this run")
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
     assert settings.DATABASES["default"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_the_default_sqlite_database_is_created_where_no_data_folder_exists_yet(tmp_path):
+    """A fresh clone has no data/ folder: `make run` migrates into it all the same."""
+    data_dir = tmp_path / "fresh" / "data"
+    result = manage("migrate", "--noinput", DEBUG="true", CRONICORN_DATA_DIR=str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert (data_dir / "cronicorn.sqlite3").is_file()
