@@ -1,7 +1,7 @@
 """The scheduler loop: claim -> dispatch -> record -> heartbeat -> sweep -> sleep until due.
 
 The main thread runs small synchronous steps that tests call one by one; HTTP runs on the
-Dispatcher's event loop. In run(), completions are recorded by a second thread with its own
+Dispatcher's own thread (libcurl). In run(), completions are recorded by a second thread with its own
 database connection, so claiming, calling and recording overlap instead of waiting on each other.
 A database error (restart, dropped connection) is logged and retried with backoff; completed runs
 wait in memory until they are recorded, so none is lost.
