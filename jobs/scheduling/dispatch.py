@@ -128,19 +128,13 @@ def is_blocked_address(address: str) -> bool:
 
 def idempotency_key(endpoint_id: int, scheduled_for: datetime) -> str:
     """The same for every attempt of one slot, so a target can drop a repeated delivery."""
-    return _slot_headers(endpoint_id, scheduled_for)[0]
+    slot = scheduled_for.astimezone(UTC).isoformat()
+    return hashlib.sha256(f"{endpoint_id}:{slot}".encode()).hexdigest()[:32]
 
 
 def slot_header(scheduled_for: datetime) -> str:
     """X-Cronicorn-Scheduled-For: the slot in ISO 8601 UTC, like 2026-12-03T12:00:00Z."""
-    return _slot_headers(0, scheduled_for)[1]
-
-
-def _slot_headers(endpoint_id: int, scheduled_for: datetime) -> tuple[str, str]:
-    """Idempotency-Key and X-Cronicorn-Scheduled-For, from one conversion to UTC."""
-    slot = scheduled_for.astimezone(UTC).isoformat()
-    key = hashlib.sha256(f"{endpoint_id}:{slot}".encode()).hexdigest()[:32]
-    return key, slot.replace("+00:00", "Z")
+    return scheduled_for.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def signature(secret: str, timestamp: int, body: str) -> str:
@@ -159,10 +153,9 @@ def build_headers(request: Request, timestamp: int) -> dict[str, str]:
     # Uncompressed answers: the excerpt stays readable and no small body inflates in memory.
     if not any(name.lower() == "accept-encoding" for name in headers):
         headers["Accept-Encoding"] = "identity"
-    key, slot = _slot_headers(request.endpoint_id, request.scheduled_for)
     headers["User-Agent"] = USER_AGENT
-    headers["Idempotency-Key"] = key
-    headers["X-Cronicorn-Scheduled-For"] = slot
+    headers["Idempotency-Key"] = idempotency_key(request.endpoint_id, request.scheduled_for)
+    headers["X-Cronicorn-Scheduled-For"] = slot_header(request.scheduled_for)
     headers["X-Cronicorn-Attempt"] = str(request.attempt)
     if request.signing_secret:
         headers["X-Cronicorn-Signature"] = signature(
@@ -176,21 +169,24 @@ def is_success(status_code: int, expected: Iterable[int]) -> bool:
     return status_code in expected if expected else 200 <= status_code < 300
 
 
-def check_url(url: URL, allowed_hosts: frozenset[str]) -> None:
-    """Refuse other schemes and literal internal addresses before anything is resolved."""
+def check_url(url: URL, allowed_hosts: frozenset[str]) -> bool:
+    """Refuse other schemes and literal internal addresses before anything is resolved.
+    Returns whether the host is allowlisted: if not, each address it resolves to is checked
+    too (_Call.open_socket)."""
     if url.scheme not in ("http", "https"):
         raise BlockedAddress(f"only http and https URLs are called, not {url.scheme or 'none'}")
     host = _normal_host(url.host or "")
     if not host:
         raise BlockedAddress("the URL has no host")
     if host in allowed_hosts:
-        return
+        return True
     try:
         blocked = is_blocked_address(host)
     except ValueError:
-        return  # a name: _Call.open_socket checks each address it resolves to
+        return False  # a name
     if blocked:
         raise BlockedAddress(f"{host} is a private or local address")
+    return False
 
 
 @lru_cache(maxsize=16384)
@@ -208,13 +204,13 @@ class _Call:
     """One run in flight: where it is in its redirects, and what has been read so far."""
 
     __slots__ = (
+        "allowlisted",
         "blocked",
         "body",
         "chunks",
         "clock",
         "cut",
         "deadline",
-        "handle",
         "headers",
         "hops",
         "method",
@@ -236,7 +232,7 @@ class _Call:
         self.body: str | None = request.body or None
         self.headers = build_headers(request, int(time.time()))
         self.hops = 0
-        self.handle: pycurl.Curl | None = None
+        self.allowlisted = False  # set by check_url before each hop
         self.chunks: list[bytes] = []
         self.room = request.max_response_bytes
         self.cut = False
@@ -432,7 +428,7 @@ class Dispatcher:
                     self._done.append((tag, _failed(exc)))
                     continue
                 try:
-                    check_url(call.url, self.allowed_hosts)
+                    call.allowlisted = check_url(call.url, self.allowed_hosts)
                 except BlockedAddress as exc:
                     self._report(call, call.outcome(Run.Status.ERROR, error=f"blocked: {exc}"))
                     continue
@@ -449,7 +445,6 @@ class Dispatcher:
         except Exception as exc:  # a header or URL libcurl refuses
             self._report(call, _failed(exc, call))
             return
-        call.handle = handle
         call.hops += 1
         call.chunks.clear()
         call.room = call.request.max_response_bytes
@@ -468,7 +463,7 @@ class Dispatcher:
         setopt(pycurl.URL, str(call.url))
         setopt(pycurl.TIMEOUT_MS, max(1, int(remaining * 1000)))
         setopt(pycurl.WRITEFUNCTION, call.write)
-        if _normal_host(call.url.host or "") not in self.allowed_hosts:
+        if not call.allowlisted:
             setopt(pycurl.OPENSOCKETFUNCTION, call.open_socket)
         lines = [_header_line(name, value) for name, value in call.headers.items()]
         lines.append(b"Expect:")  # send the body at once, never wait for 100-continue
@@ -542,7 +537,7 @@ class Dispatcher:
             return call.outcome(Run.Status.ERROR, error=f"more than {MAX_REDIRECTS} redirects")
         next_url = parse_url(location)
         try:
-            check_url(next_url, self.allowed_hosts)
+            call.allowlisted = check_url(next_url, self.allowed_hosts)
         except BlockedAddress as exc:
             return call.outcome(Run.Status.ERROR, error=f"blocked: {exc}")
         if status_code == 303 or (status_code in (301, 302) and call.method == "POST"):
