@@ -384,13 +384,11 @@ def test_the_run_list_is_newest_first_and_filters_by_status_and_job(
     assert [r.endpoint_id for r in by_job.context["cl"].result_list] == [other.pk]
 
 
-def test_the_run_list_does_a_bounded_number_of_queries_with_many_runs(
-    admin_client, alice_endpoint, django_assert_max_num_queries
-):
-    start = timezone.now() - timedelta(hours=2)
+def add_successful_runs(endpoint, start, count: int) -> None:
+    """`count` quick successful runs, one a second from `start`."""
     Run.objects.bulk_create(
         Run(
-            endpoint=alice_endpoint,
+            endpoint=endpoint,
             scheduled_for=start + timedelta(seconds=i),
             started_at=start + timedelta(seconds=i),
             finished_at=start + timedelta(seconds=i),
@@ -398,8 +396,15 @@ def test_the_run_list_does_a_bounded_number_of_queries_with_many_runs(
             status=Run.Status.SUCCESS,
             source=Run.Source.INTERVAL,
         )
-        for i in range(1500)
+        for i in range(count)
     )
+
+
+def test_the_run_list_does_a_bounded_number_of_queries_with_many_runs(
+    admin_client, alice_endpoint, django_assert_max_num_queries
+):
+    start = timezone.now() - timedelta(hours=2)
+    add_successful_runs(alice_endpoint, start, 1500)
     # Session, user, the job filter's choices, the bounded count, the page, the first and last
     # run for the date drill-down: 7, whatever the number of runs (8 with PostgreSQL's estimate).
     with django_assert_max_num_queries(8):
@@ -441,18 +446,7 @@ def test_past_its_limit_the_run_paginator_trusts_the_planner(alice_endpoint, mon
     from django.db import connection
 
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    Run.objects.bulk_create(
-        Run(
-            endpoint=alice_endpoint,
-            scheduled_for=start + timedelta(seconds=i),
-            started_at=start + timedelta(seconds=i),
-            finished_at=start + timedelta(seconds=i),
-            duration_ms=10,
-            status=Run.Status.SUCCESS,
-            source=Run.Source.INTERVAL,
-        )
-        for i in range(2000)
-    )
+    add_successful_runs(alice_endpoint, start, 2000)
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {Run._meta.db_table}")
     monkeypatch.setattr(jobs_admin, "EXACT_COUNT_LIMIT", 100)
